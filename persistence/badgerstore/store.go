@@ -1,0 +1,151 @@
+// Package badgerstore implements persistence.SnapshotStore on badger, an
+// embedded key-value store on local disk.
+package badgerstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/persistence"
+)
+
+// Key layout. Every key starts with a one-byte family and a slash so that
+// families can be scanned by prefix without touching each other.
+const (
+	prefixSnapshot = "s/" // s/<bot>/<type>/<id> → encoded snapshot
+)
+
+// gcInterval is how often the value log is offered for garbage collection;
+// without it rewritten snapshots would grow the disk without bound.
+const gcInterval = 5 * time.Minute
+
+// Store is a badger database holding conversation snapshots.
+type Store struct {
+	db     *badger.DB
+	log    *slog.Logger
+	stop   chan struct{}
+	done   sync.WaitGroup
+	closed sync.Once
+}
+
+var _ persistence.SnapshotStore = (*Store)(nil)
+
+// Open opens (or creates) the database in dir. Writes are synced before they
+// are acknowledged; badger groups concurrent commits into one sync.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	opts := badger.DefaultOptions(filepath.Clean(dir)).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{log.With("component", "badger")}).
+		// Small, bounded memory: snapshots are small and few are hot.
+		WithMemTableSize(16 << 20).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(16 << 20)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
+	}
+	s := &Store{db: db, log: log, stop: make(chan struct{})}
+	s.done.Add(1)
+	go s.collectGarbage()
+	return s, nil
+}
+
+// Close stops background work and closes the database. It is safe to call
+// more than once.
+func (s *Store) Close() error {
+	var err error
+	s.closed.Do(func() {
+		close(s.stop)
+		s.done.Wait()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Load returns the conversation's snapshot, or the zero Snapshot.
+func (s *Store) Load(_ context.Context, key alice.ConversationKey) (alice.Snapshot, error) {
+	var snap alice.Snapshot
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(snapshotKey(key))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			snap, err = persistence.DecodeSnapshot(v)
+			return err
+		})
+	})
+	if err != nil {
+		return alice.Snapshot{}, storeError("load snapshot of "+key.String(), err)
+	}
+	return snap, nil
+}
+
+// Save writes the snapshot in one transaction.
+func (s *Store) Save(_ context.Context, key alice.ConversationKey, snap alice.Snapshot) error {
+	value, err := persistence.EncodeSnapshot(snap)
+	if err != nil {
+		return err
+	}
+	err = s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(snapshotKey(key), value)
+	})
+	if err != nil {
+		return storeError("save snapshot of "+key.String(), err)
+	}
+	return nil
+}
+
+func snapshotKey(key alice.ConversationKey) []byte {
+	return []byte(prefixSnapshot + key.String())
+}
+
+// storeError wraps err with context and marks a closed database as
+// unavailable (the runtime is shutting down) rather than internal.
+func storeError(what string, err error) error {
+	if errors.Is(err, badger.ErrDBClosed) {
+		return fmt.Errorf("%s: %w", what, &alice.Error{Code: alice.EUnavailable, Message: "the store is closed; the runtime is shutting down"})
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (s *Store) collectGarbage() {
+	defer s.done.Done()
+	t := time.NewTicker(gcInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			// One pass rewrites at most one file; repeat while it helps.
+			for s.db.RunValueLogGC(0.5) == nil {
+				select {
+				case <-s.stop:
+					return
+				default:
+				}
+			}
+		}
+	}
+}
+
+// badgerLogger routes badger's printf-style logs into slog. Badger's info
+// lines (compactions, replays) are routine, so they go out at debug level.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug(fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Debug(fmt.Sprintf(f, a...)) }
