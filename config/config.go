@@ -1,0 +1,511 @@
+// Package config reads, defaults and validates the runtime's configuration
+// (YAML), and keeps each bot's generated API token in its data directory.
+// An invalid configuration is refused with an error that names the key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults of the contract.
+const (
+	DefaultBotID         = "default"
+	DefaultBasePort      = 7331
+	DefaultRateLimit     = 120
+	DefaultCatchUpWindow = time.Hour
+	DefaultLLMTimeout    = 5 * time.Minute
+	DefaultFeishuBaseURL = "https://open.feishu.cn"
+	DefaultDataDir       = "alice-data"
+	maxConfigBytes       = 1 << 20
+	maxWorkflowSteps     = 32
+)
+
+// Config is a validated configuration.
+type Config struct {
+	DataDir  string
+	Location *time.Location // default zone for cron and offset-less run_at
+	Bots     []Bot          // ordered by id
+}
+
+// Bot is one bot's validated settings.
+type Bot struct {
+	ID                 string
+	Addr               string // host:port of its HTTP listener
+	AllowRemote        bool
+	Token              string // configured token; "" means generated (see Token)
+	RateLimitPerMinute int    // 0 disables rate limiting
+	Permissions        Permissions
+	CatchUpWindow      time.Duration
+	Location           *time.Location
+	Feishu             *Feishu // nil: the local outbox
+	LLM                *LLM    // nil: run_llm is refused
+	Workflows          map[string]Workflow
+}
+
+// Permissions switch parts of the API on and off.
+type Permissions struct {
+	RuntimeMessage    bool
+	RuntimeAutomation bool
+}
+
+// Feishu holds Open Platform credentials. AppSecret is resolved from
+// app_secret_env when that is used; it is never logged.
+type Feishu struct {
+	AppID     string
+	AppSecret string
+	BaseURL   string
+}
+
+// LLM configures the backend run_llm tasks use: a command (prompt on stdin,
+// reply on stdout) or an OpenAI-compatible endpoint.
+type LLM struct {
+	Command []string
+	OpenAI  *OpenAI
+	Timeout time.Duration
+}
+
+// OpenAI is an OpenAI-compatible chat completions endpoint.
+type OpenAI struct {
+	BaseURL string
+	APIKey  string
+	Model   string
+}
+
+// Workflow is a named list of steps run in order.
+type Workflow struct {
+	Steps []Step
+}
+
+// Step is one workflow step: exactly one of RunLLM or SendText, each a
+// text/template over {{.Input}} and {{.Previous}}.
+type Step struct {
+	RunLLM   *template.Template
+	SendText *template.Template
+}
+
+// Default is the configuration of `alice` with no config file: one bot named
+// "default" on 127.0.0.1:7331 with data in $ALICE_HOME or ./alice-data.
+func Default() *Config {
+	c, err := build(file{}, "")
+	if err != nil {
+		panic("config: the built-in default is invalid: " + err.Error()) // a bug, not input
+	}
+	return c
+}
+
+// Load reads and validates the YAML file at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return nil, fmt.Errorf("config: %s is larger than %d bytes", path, maxConfigBytes)
+	}
+	c, err := Parse(data, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse validates YAML config text. A relative data_dir is taken relative to
+// baseDir (the config file's directory).
+func Parse(data []byte, baseDir string) (*Config, error) {
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("invalid YAML: %s", nameKeys(data, err))
+	}
+	return build(f, baseDir)
+}
+
+// nameKeys rewrites yaml's "line N: ..." type errors to also name the key
+// on that line ("line N (bots.main.rate_limit_per_minute): ..."), so a
+// wrong type is reported like every other invalid key.
+func nameKeys(data []byte, err error) string {
+	var typeErr *yaml.TypeError
+	if !errors.As(err, &typeErr) {
+		return err.Error()
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return err.Error()
+	}
+	keys := map[int]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := strings.TrimPrefix(path+"."+n.Content[i].Value, ".")
+				keys[n.Content[i].Line] = k
+				walk(n.Content[i+1], k)
+			}
+		}
+	}
+	walk(&root, "")
+	msgs := make([]string, len(typeErr.Errors))
+	for i, m := range typeErr.Errors {
+		var line int
+		if _, scanErr := fmt.Sscanf(m, "line %d:", &line); scanErr == nil && keys[line] != "" {
+			m = strings.Replace(m, fmt.Sprintf("line %d:", line), fmt.Sprintf("line %d (%s):", line, keys[line]), 1)
+		}
+		msgs[i] = m
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// The YAML shape. Pointers tell "absent" from a zero value.
+type file struct {
+	DataDir  string             `yaml:"data_dir"`
+	Timezone string             `yaml:"timezone"`
+	Bots     map[string]botFile `yaml:"bots"`
+}
+
+type botFile struct {
+	Addr        string          `yaml:"runtime_http_addr"`
+	AllowRemote bool            `yaml:"runtime_http_allow_remote"`
+	Token       string          `yaml:"runtime_http_token"`
+	RateLimit   *int            `yaml:"rate_limit_per_minute"`
+	Permissions permissionsFile `yaml:"permissions"`
+	CatchUp     *time.Duration  `yaml:"catch_up_window"`
+	Timezone    string          `yaml:"timezone"`
+	Feishu      *feishuFile     `yaml:"feishu"`
+	LLM         *llmFile        `yaml:"llm"`
+	Workflows   map[string]struct {
+		Steps []map[string]string `yaml:"steps"`
+	} `yaml:"workflows"`
+}
+
+type permissionsFile struct {
+	RuntimeMessage    *bool `yaml:"runtime_message"`
+	RuntimeAutomation *bool `yaml:"runtime_automation"`
+}
+
+type feishuFile struct {
+	AppID        string `yaml:"app_id"`
+	AppSecret    string `yaml:"app_secret"`
+	AppSecretEnv string `yaml:"app_secret_env"`
+	BaseURL      string `yaml:"base_url"`
+}
+
+type llmFile struct {
+	Command []string `yaml:"command"`
+	OpenAI  *struct {
+		BaseURL   string `yaml:"base_url"`
+		APIKeyEnv string `yaml:"api_key_env"`
+		Model     string `yaml:"model"`
+	} `yaml:"openai"`
+	Timeout *time.Duration `yaml:"timeout"`
+}
+
+var (
+	botIDPattern    = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+	workflowPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+func build(f file, baseDir string) (*Config, error) {
+	c := &Config{DataDir: f.DataDir, Location: time.Local}
+	switch {
+	case c.DataDir == "" && os.Getenv("ALICE_HOME") != "":
+		c.DataDir = os.Getenv("ALICE_HOME")
+	case c.DataDir == "":
+		c.DataDir = DefaultDataDir
+	case !filepath.IsAbs(c.DataDir) && baseDir != "":
+		c.DataDir = filepath.Join(baseDir, c.DataDir)
+	}
+	if f.Timezone != "" {
+		loc, err := time.LoadLocation(f.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("timezone: %q is not an IANA zone name", f.Timezone)
+		}
+		c.Location = loc
+	}
+	if len(f.Bots) == 0 {
+		f.Bots = map[string]botFile{DefaultBotID: {}}
+	}
+	ids := make([]string, 0, len(f.Bots))
+	for id := range f.Bots {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	addrs := map[string]string{}
+	tokens := map[string]string{}
+	for i, id := range ids {
+		b, err := buildBot(id, i, f.Bots[id], c.Location)
+		if err != nil {
+			return nil, err
+		}
+		if _, port, _ := net.SplitHostPort(b.Addr); port != "0" {
+			if other, ok := addrs[b.Addr]; ok {
+				return nil, fmt.Errorf("bots.%s.runtime_http_addr: %s is already used by bot %s", id, b.Addr, other)
+			}
+			addrs[b.Addr] = id
+		}
+		if b.Token != "" {
+			if other, ok := tokens[b.Token]; ok {
+				return nil, fmt.Errorf("bots.%s.runtime_http_token: the same token is configured for bot %s; each bot needs its own", id, other)
+			}
+			tokens[b.Token] = id
+		}
+		c.Bots = append(c.Bots, b)
+	}
+	return c, nil
+}
+
+func buildBot(id string, index int, f botFile, zone *time.Location) (Bot, error) {
+	key := "bots." + id
+	if !botIDPattern.MatchString(id) {
+		return Bot{}, fmt.Errorf("bots: bot id %q must match [a-z0-9_-]{1,64}", id)
+	}
+	b := Bot{
+		ID:                 id,
+		Addr:               f.Addr,
+		AllowRemote:        f.AllowRemote,
+		Token:              f.Token,
+		RateLimitPerMinute: DefaultRateLimit,
+		Permissions:        Permissions{RuntimeMessage: true, RuntimeAutomation: true},
+		CatchUpWindow:      DefaultCatchUpWindow,
+		Location:           zone,
+	}
+	if b.Addr == "" {
+		b.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(DefaultBasePort+index))
+	}
+	if err := checkAddr(b.Addr, b.AllowRemote); err != nil {
+		return Bot{}, fmt.Errorf("%s.runtime_http_addr: %w", key, err)
+	}
+	if b.Token != "" {
+		if err := checkToken(b.Token); err != nil {
+			return Bot{}, fmt.Errorf("%s.runtime_http_token: %w", key, err)
+		}
+	}
+	if f.RateLimit != nil {
+		if *f.RateLimit < 0 || *f.RateLimit > 1_000_000 {
+			return Bot{}, fmt.Errorf("%s.rate_limit_per_minute: %d is outside 0..1000000 (0 turns the limit off)", key, *f.RateLimit)
+		}
+		b.RateLimitPerMinute = *f.RateLimit
+	}
+	if p := f.Permissions.RuntimeMessage; p != nil {
+		b.Permissions.RuntimeMessage = *p
+	}
+	if p := f.Permissions.RuntimeAutomation; p != nil {
+		b.Permissions.RuntimeAutomation = *p
+	}
+	if f.CatchUp != nil {
+		if *f.CatchUp < 0 {
+			return Bot{}, fmt.Errorf("%s.catch_up_window: %s is negative", key, *f.CatchUp)
+		}
+		b.CatchUpWindow = *f.CatchUp
+	}
+	if f.Timezone != "" {
+		loc, err := time.LoadLocation(f.Timezone)
+		if err != nil {
+			return Bot{}, fmt.Errorf("%s.timezone: %q is not an IANA zone name", key, f.Timezone)
+		}
+		b.Location = loc
+	}
+	var err error
+	if f.Feishu != nil {
+		if b.Feishu, err = buildFeishu(key+".feishu", *f.Feishu); err != nil {
+			return Bot{}, err
+		}
+	}
+	if f.LLM != nil {
+		if b.LLM, err = buildLLM(key+".llm", *f.LLM); err != nil {
+			return Bot{}, err
+		}
+	}
+	b.Workflows = map[string]Workflow{}
+	for name, wf := range f.Workflows {
+		wkey := key + ".workflows." + name
+		if !workflowPattern.MatchString(name) {
+			return Bot{}, fmt.Errorf("%s.workflows: name %q must match [A-Za-z0-9_-]{1,64}", key, name)
+		}
+		if len(wf.Steps) == 0 || len(wf.Steps) > maxWorkflowSteps {
+			return Bot{}, fmt.Errorf("%s.steps: need 1 to %d steps, have %d", wkey, maxWorkflowSteps, len(wf.Steps))
+		}
+		var w Workflow
+		for i, raw := range wf.Steps {
+			step, err := buildStep(fmt.Sprintf("%s.steps[%d]", wkey, i), raw, b.LLM != nil)
+			if err != nil {
+				return Bot{}, err
+			}
+			w.Steps = append(w.Steps, step)
+		}
+		b.Workflows[name] = w
+	}
+	return b, nil
+}
+
+// checkAddr refuses addresses that are not host:port, and non-loopback hosts
+// unless allowed: the API is local by design.
+func checkAddr(addr string, allowRemote bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has an invalid port", addr)
+	}
+	if allowRemote {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address; the API is local by design (set runtime_http_allow_remote: true to allow it)", addr)
+}
+
+func checkToken(tok string) error {
+	if len(tok) < 16 {
+		return errors.New("must be at least 16 characters (leave it empty to generate one)")
+	}
+	if strings.ContainsFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return errors.New("must not contain spaces or control characters")
+	}
+	return nil
+}
+
+func buildFeishu(key string, f feishuFile) (*Feishu, error) {
+	out := &Feishu{AppID: f.AppID, AppSecret: f.AppSecret, BaseURL: f.BaseURL}
+	if out.AppID == "" {
+		return nil, fmt.Errorf("%s.app_id: required when feishu is configured", key)
+	}
+	switch {
+	case f.AppSecret != "" && f.AppSecretEnv != "":
+		return nil, fmt.Errorf("%s: set app_secret or app_secret_env, not both", key)
+	case f.AppSecretEnv != "":
+		out.AppSecret = os.Getenv(f.AppSecretEnv)
+		if out.AppSecret == "" {
+			return nil, fmt.Errorf("%s.app_secret_env: environment variable %s is empty or unset", key, f.AppSecretEnv)
+		}
+	case f.AppSecret == "":
+		return nil, fmt.Errorf("%s.app_secret: required (or app_secret_env)", key)
+	}
+	if out.BaseURL == "" {
+		out.BaseURL = DefaultFeishuBaseURL
+	}
+	if err := checkHTTPURL(out.BaseURL); err != nil {
+		return nil, fmt.Errorf("%s.base_url: %w", key, err)
+	}
+	out.BaseURL = strings.TrimRight(out.BaseURL, "/")
+	return out, nil
+}
+
+func buildLLM(key string, f llmFile) (*LLM, error) {
+	out := &LLM{Command: f.Command, Timeout: DefaultLLMTimeout}
+	switch {
+	case len(f.Command) > 0 && f.OpenAI != nil:
+		return nil, fmt.Errorf("%s: set command or openai, not both", key)
+	case len(f.Command) > 0:
+		if f.Command[0] == "" {
+			return nil, fmt.Errorf("%s.command: the program name is empty", key)
+		}
+	case f.OpenAI != nil:
+		o := f.OpenAI
+		if err := checkHTTPURL(o.BaseURL); err != nil {
+			return nil, fmt.Errorf("%s.openai.base_url: %w", key, err)
+		}
+		if o.Model == "" {
+			return nil, fmt.Errorf("%s.openai.model: required", key)
+		}
+		out.OpenAI = &OpenAI{BaseURL: strings.TrimRight(o.BaseURL, "/"), Model: o.Model}
+		if o.APIKeyEnv != "" {
+			out.OpenAI.APIKey = os.Getenv(o.APIKeyEnv)
+			if out.OpenAI.APIKey == "" {
+				return nil, fmt.Errorf("%s.openai.api_key_env: environment variable %s is empty or unset", key, o.APIKeyEnv)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%s: set command or openai", key)
+	}
+	if f.Timeout != nil {
+		if *f.Timeout <= 0 || *f.Timeout > time.Hour {
+			return nil, fmt.Errorf("%s.timeout: %s is outside (0, 1h]", key, *f.Timeout)
+		}
+		out.Timeout = *f.Timeout
+	}
+	return out, nil
+}
+
+func buildStep(key string, raw map[string]string, haveLLM bool) (Step, error) {
+	if len(raw) != 1 {
+		return Step{}, fmt.Errorf("%s: a step has exactly one of run_llm or send_text", key)
+	}
+	var s Step
+	for kind, text := range raw {
+		t, err := template.New(key).Option("missingkey=error").Parse(text)
+		if err != nil {
+			return Step{}, fmt.Errorf("%s.%s: %w", key, kind, err)
+		}
+		switch kind {
+		case "run_llm":
+			if !haveLLM {
+				return Step{}, fmt.Errorf("%s.run_llm: the bot has no llm configured", key)
+			}
+			s.RunLLM = t
+		case "send_text":
+			s.SendText = t
+		default:
+			return Step{}, fmt.Errorf("%s: unknown step %q (want run_llm or send_text)", key, kind)
+		}
+	}
+	return s, nil
+}
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", s)
+	}
+	return nil
+}
+
+// BotDir is where a bot keeps its files (the generated token).
+func (c *Config) BotDir(botID string) string {
+	return filepath.Join(c.DataDir, "bots", botID)
+}
+
+// StoreDir is where the badger database lives.
+func (c *Config) StoreDir() string {
+	return filepath.Join(c.DataDir, "store")
+}
+
+// Bot returns the bot with the given id.
+func (c *Config) Bot(id string) (Bot, bool) {
+	for _, b := range c.Bots {
+		if b.ID == id {
+			return b, true
+		}
+	}
+	return Bot{}, false
+}

@@ -1,0 +1,187 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDefaults(t *testing.T) {
+	t.Setenv("ALICE_HOME", "")
+	c, err := Parse([]byte("bots:\n  zeta: {}\n  alpha: {}\n  mid: {}\n"), "/etc/alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAddrs := []string{"alpha 127.0.0.1:7331", "mid 127.0.0.1:7332", "zeta 127.0.0.1:7333"}
+	for i, b := range c.Bots {
+		if got := b.ID + " " + b.Addr; got != wantAddrs[i] {
+			t.Errorf("bot %d = %s, want %s", i, got, wantAddrs[i])
+		}
+		if b.RateLimitPerMinute != 120 || !b.Permissions.RuntimeMessage || !b.Permissions.RuntimeAutomation || b.CatchUpWindow != time.Hour {
+			t.Errorf("bot %s defaults = %+v", b.ID, b)
+		}
+	}
+	if c.DataDir != "alice-data" {
+		t.Errorf("data dir = %q, want alice-data", c.DataDir)
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	t.Setenv("ALICE_HOME", "/tmp/alice-home")
+	c := Default()
+	if len(c.Bots) != 1 || c.Bots[0].ID != "default" || c.Bots[0].Addr != "127.0.0.1:7331" {
+		t.Fatalf("default bots = %+v", c.Bots)
+	}
+	if c.DataDir != "/tmp/alice-home" {
+		t.Fatalf("data dir = %q, want $ALICE_HOME", c.DataDir)
+	}
+}
+
+func TestParseFullExample(t *testing.T) {
+	t.Setenv("FEISHU_SECRET", "s3cret")
+	c, err := Parse([]byte(`
+data_dir: ./data
+timezone: Asia/Shanghai
+bots:
+  main:
+    runtime_http_addr: 127.0.0.1:9000
+    runtime_http_token: "0123456789abcdef0123"
+    rate_limit_per_minute: 0
+    permissions:
+      runtime_message: false
+      runtime_automation: true
+    catch_up_window: 30m
+    feishu:
+      app_id: cli_xxx
+      app_secret_env: FEISHU_SECRET
+    llm:
+      command: ["my-agent", "--print"]
+      timeout: 2m
+    workflows:
+      daily_digest:
+        steps:
+          - run_llm: "Summarise today's activity for {{.Input}}"
+          - send_text: "{{.Previous}}"
+`), "/srv/alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Bots[0]
+	if c.DataDir != "/srv/alice/data" || c.Location.String() != "Asia/Shanghai" {
+		t.Errorf("data dir %q zone %s", c.DataDir, c.Location)
+	}
+	if b.RateLimitPerMinute != 0 || b.Permissions.RuntimeMessage || b.CatchUpWindow != 30*time.Minute || b.Location.String() != "Asia/Shanghai" {
+		t.Errorf("bot = %+v", b)
+	}
+	if b.Feishu == nil || b.Feishu.AppSecret != "s3cret" || b.Feishu.BaseURL != DefaultFeishuBaseURL {
+		t.Errorf("feishu = %+v", b.Feishu)
+	}
+	if b.LLM == nil || b.LLM.Timeout != 2*time.Minute || len(b.Workflows["daily_digest"].Steps) != 2 {
+		t.Errorf("llm = %+v workflows = %+v", b.LLM, b.Workflows)
+	}
+}
+
+func TestParseRefusesNamingTheKey(t *testing.T) {
+	t.Setenv("EMPTY_SECRET", "")
+	tests := []struct{ name, yaml, want string }{
+		{"unknown top-level key", "colour: blue", "field colour not found"},
+		{"unknown bot key", "bots: {main: {colour: blue}}", "field colour not found"},
+		{"bad YAML", "bots: [", "invalid YAML"},
+		{"bad bot id", "bots: {Main: {}}", `bot id "Main"`},
+		{"bad zone", "timezone: Mars/Olympus", "timezone"},
+		{"bad bot zone", "bots: {main: {timezone: Nowhere}}", "bots.main.timezone"},
+		{"remote address", "bots: {main: {runtime_http_addr: '0.0.0.0:7331'}}", "bots.main.runtime_http_addr"},
+		{"not host:port", "bots: {main: {runtime_http_addr: 'localhost'}}", "bots.main.runtime_http_addr"},
+		{"bad port", "bots: {main: {runtime_http_addr: '127.0.0.1:99999'}}", "invalid port"},
+		{"shared address", "bots: {a: {runtime_http_addr: '127.0.0.1:8000'}, b: {runtime_http_addr: '127.0.0.1:8000'}}", "bots.b.runtime_http_addr: 127.0.0.1:8000 is already used by bot a"},
+		{"shared token", "bots: {a: {runtime_http_token: 'aaaaaaaaaaaaaaaa'}, b: {runtime_http_token: 'aaaaaaaaaaaaaaaa'}}", "bots.b.runtime_http_token"},
+		{"short token", "bots: {a: {runtime_http_token: 'short'}}", "bots.a.runtime_http_token: must be at least 16"},
+		{"negative rate", "bots: {a: {rate_limit_per_minute: -1}}", "bots.a.rate_limit_per_minute"},
+		{"rate not a number", "bots:\n  a:\n    rate_limit_per_minute: lots\n", "line 3 (bots.a.rate_limit_per_minute): cannot unmarshal"},
+		{"negative catch-up", "bots: {a: {catch_up_window: -1h}}", "bots.a.catch_up_window"},
+		{"feishu without app id", "bots: {a: {feishu: {app_secret: x}}}", "bots.a.feishu.app_id"},
+		{"feishu without secret", "bots: {a: {feishu: {app_id: x}}}", "bots.a.feishu.app_secret"},
+		{"feishu empty secret env", "bots: {a: {feishu: {app_id: x, app_secret_env: EMPTY_SECRET}}}", "bots.a.feishu.app_secret_env"},
+		{"feishu bad url", "bots: {a: {feishu: {app_id: x, app_secret: y, base_url: 'ftp://x'}}}", "bots.a.feishu.base_url"},
+		{"llm with both", "bots: {a: {llm: {command: [x], openai: {base_url: 'http://x', model: m}}}}", "bots.a.llm"},
+		{"llm with neither", "bots: {a: {llm: {timeout: 1m}}}", "bots.a.llm"},
+		{"llm bad timeout", "bots: {a: {llm: {command: [x], timeout: 0s}}}", "bots.a.llm.timeout"},
+		{"workflow without steps", "bots: {a: {workflows: {w: {steps: []}}}}", "bots.a.workflows.w.steps"},
+		{"workflow unknown step", "bots: {a: {workflows: {w: {steps: [{shout: hi}]}}}}", `unknown step "shout"`},
+		{"workflow bad template", "bots: {a: {workflows: {w: {steps: [{send_text: '{{.Input'}]}}}}", "bots.a.workflows.w.steps[0].send_text"},
+		{"workflow llm step without llm", "bots: {a: {workflows: {w: {steps: [{run_llm: hi}]}}}}", "the bot has no llm configured"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), "")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRemoteAllowedWhenAsked(t *testing.T) {
+	c, err := Parse([]byte("bots: {main: {runtime_http_addr: '0.0.0.0:7331', runtime_http_allow_remote: true}}"), "")
+	if err != nil || c.Bots[0].Addr != "0.0.0.0:7331" {
+		t.Fatalf("Parse = %+v, %v", c, err)
+	}
+}
+
+func TestLoadOrCreateTokenIsStableAndPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bots", "main")
+	first, err := LoadOrCreateToken(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) < 43 { // 32 bytes in unpadded base64
+		t.Fatalf("token %q is shorter than 32 random bytes", first)
+	}
+	info, err := os.Stat(filepath.Join(dir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Fatalf("token file mode = %04o, want 0600", info.Mode().Perm())
+	}
+	again, err := LoadOrCreateToken(dir)
+	if err != nil || again != first {
+		t.Fatalf("second call = %q, %v; want the stored %q", again, err, first)
+	}
+	other, _ := LoadOrCreateToken(filepath.Join(t.TempDir(), "x"))
+	if other == first {
+		t.Fatal("two data dirs generated the same token")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("token dir holds %d files, want only the token (no temp files left)", len(entries))
+	}
+}
+
+func TestTokenFileReadableByOthersIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadOrCreateToken(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "token"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateToken(dir); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("err = %v, want advice to chmod 600", err)
+	}
+}
+
+func TestConfiguredTokenWins(t *testing.T) {
+	c, err := Parse([]byte("data_dir: "+t.TempDir()+"\nbots: {main: {runtime_http_token: 'configured-token-123'}}"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := c.Token(c.Bots[0]); err != nil || tok != "configured-token-123" {
+		t.Fatalf("Token = %q, %v", tok, err)
+	}
+	if _, err := os.Stat(filepath.Join(c.BotDir("main"), "token")); !os.IsNotExist(err) {
+		t.Fatalf("a token file was written although one is configured: %v", err)
+	}
+}
