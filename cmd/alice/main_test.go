@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestCommands(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "alice.yaml")
+	os.WriteFile(good, []byte("data_dir: data\nbots:\n  b: {}\n  a: {runtime_http_token: configured-token-1234}\n"), 0o600)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("bots:\n  main:\n    runtime_http_addr: 0.0.0.0:7331\n"), 0o600)
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // regexp
+		stderr string // regexp
+	}{
+		{"version", []string{"version"}, 0, `^alice \S+\n$`, `^$`},
+		{"help", []string{"help"}, 0, `alice token`, `^$`},
+		{"serve --help", []string{"serve", "--help"}, 0, `^$`, `Usage: alice serve`},
+		{"token --help", []string{"token", "--help"}, 0, `^$`, `Usage: alice token`},
+		{"unknown command", []string{"frobnicate"}, 2, `^$`, `unknown command "frobnicate"`},
+		{"unknown flag", []string{"serve", "--port", "1"}, 2, `^$`, `flag provided but not defined: -port`},
+		{"stray argument", []string{"token", "extra"}, 2, `^$`, `unexpected argument "extra"`},
+		{"invalid config", []string{"serve", "--config", bad}, 1, `^$`, `bots\.main\.runtime_http_addr: .*not a loopback address`},
+		{"missing config", []string{"token", "--config", filepath.Join(dir, "nope.yaml")}, 1, `^$`, `no such file`},
+		{"configured token", []string{"token", "--config", good}, 0, `^configured-token-1234\n$`, `^$`},
+		{"generated token", []string{"token", "--config", good, "--bot", "b"}, 0, `^[A-Za-z0-9_-]{43}\n$`, `^$`},
+		{"unknown bot", []string{"token", "--config", good, "--bot", "zz"}, 1, `^$`, `no bot "zz"`},
+		{"bad log level", []string{"serve", "--log-level", "loud"}, 2, `^$`, `--log-level`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr)
+			if code != tt.code {
+				t.Fatalf("exit code %d, want %d (stderr %q)", code, tt.code, stderr.String())
+			}
+			if !regexp.MustCompile(tt.stdout).MatchString(stdout.String()) {
+				t.Errorf("stdout %q does not match %q", stdout.String(), tt.stdout)
+			}
+			if !regexp.MustCompile(tt.stderr).MatchString(stderr.String()) {
+				t.Errorf("stderr %q does not match %q", stderr.String(), tt.stderr)
+			}
+		})
+	}
+	// The generated token is stable: a second call prints the same one.
+	var first, second bytes.Buffer
+	run([]string{"token", "--config", good, "--bot", "b"}, &first, io.Discard)
+	run([]string{"token", "--config", good, "--bot", "b"}, &second, io.Discard)
+	if first.String() != second.String() {
+		t.Fatalf("token changed between calls: %q then %q", first.String(), second.String())
+	}
+}
+
+// buildAlice compiles the real binary once per test that needs it.
+func buildAlice(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "alice")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// process is a running alice binary.
+type process struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+func startAlice(t *testing.T, bin, configPath string) *process {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", configPath)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The first line names the bound address (the config asks for port 0).
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("alice printed no address: %v", err)
+	}
+	m := regexp.MustCompile(`serving on (http://\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("unexpected first line %q", line)
+	}
+	go io.Copy(io.Discard, stdout)
+	return &process{cmd: cmd, base: m[1]}
+}
+
+func (p *process) request(t *testing.T, method, path, body, conv string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, p.base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer durable-test-token-123")
+	req.Header.Set("X-Alice-Receive-Id-Type", "chat_id")
+	req.Header.Set("X-Alice-Receive-Id", conv)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	if resp.StatusCode != http.StatusNoContent {
+		json.NewDecoder(resp.Body).Decode(&v)
+	}
+	return resp.StatusCode, v
+}
+
+// TestKill9AfterAnswerLosesNothing acknowledges writes, kills the process
+// with SIGKILL straight after the last answer, and expects a restarted
+// process to find exactly what was acknowledged.
+func TestKill9AfterAnswerLosesNothing(t *testing.T) {
+	bin := buildAlice(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "alice.yaml")
+	os.WriteFile(cfg, []byte("data_dir: data\nbots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: durable-test-token-123\n    rate_limit_per_minute: 0\n"), 0o600)
+
+	p := startAlice(t, bin, cfg)
+	want := map[string]string{} // conversation → acknowledged status
+	for i := 0; i < 20; i++ {
+		conv := fmt.Sprintf("oc_%d", i)
+		if code, _ := p.request(t, "POST", "/api/v1/goal", `{"description":"durable"}`, conv); code != 201 {
+			t.Fatalf("create in %s: %d", conv, code)
+		}
+		want[conv] = "in_progress"
+		if i%2 == 0 {
+			if code, _ := p.request(t, "POST", "/api/v1/goal/pause", "", conv); code != 200 {
+				t.Fatalf("pause in %s: %d", conv, code)
+			}
+			want[conv] = "paused"
+		}
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+
+	p = startAlice(t, bin, cfg)
+	deadline := time.Now().Add(10 * time.Second)
+	for conv, status := range want {
+		code, g := p.request(t, "GET", "/api/v1/goal", "", conv)
+		if code != 200 || g["status"] != status {
+			t.Fatalf("%s after kill -9: %d %v, want status %s", conv, code, g, status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("reads after restart took too long")
+		}
+	}
+}
+
+// TestSigtermShutsDownCleanly checks the contract's graceful shutdown: exit
+// code 0 after SIGTERM.
+func TestSigtermShutsDownCleanly(t *testing.T) {
+	bin := buildAlice(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "alice.yaml")
+	os.WriteFile(cfg, []byte("data_dir: data\nbots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: durable-test-token-123\n"), 0o600)
+	p := startAlice(t, bin, cfg)
+	if code, _ := p.request(t, "POST", "/api/v1/goal", `{"description":"x"}`, "oc_1"); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("alice exited with %v after SIGTERM, want 0", err)
+	}
+}
