@@ -18,10 +18,13 @@ type conversation struct {
 	key    alice.ConversationKey
 	snap   alice.Snapshot
 	loaded bool
+	// running holds the occurrences handed to the worker pool and not yet
+	// reported back, by task id, with the function that cancels them.
+	running map[string]context.CancelFunc
 }
 
 func newConversation(rt *Runtime, key alice.ConversationKey) *conversation {
-	return &conversation{rt: rt, key: key}
+	return &conversation{rt: rt, key: key, running: map[string]context.CancelFunc{}}
 }
 
 func (c *conversation) Receive(ctx actor.Context) {
@@ -35,6 +38,12 @@ func (c *conversation) Receive(ctx actor.Context) {
 			h(c.key)
 		}
 	case passivate:
+		if len(c.running) > 0 {
+			// A worker will report back to this conversation; stopping now
+			// would strand the report.
+			ctx.Send(ctx.Parent(), passivateRefused{pid: ctx.Self()})
+			return
+		}
 		ctx.Stop(ctx.Self())
 	case *envelope:
 		value, err := c.handle(msg.cmd)
@@ -59,6 +68,16 @@ func (c *conversation) handle(cmd any) (value any, err error) {
 	switch cmd := cmd.(type) {
 	case alice.GoalCommand:
 		return c.goal(cmd)
+	case createTask:
+		return c.createTask(cmd)
+	case patchTask:
+		return c.patchTask(cmd)
+	case deleteTask:
+		return c.deleteTask(cmd)
+	case timerDue:
+		return c.due(cmd)
+	case jobDone:
+		return nil, c.finish(cmd)
 	default:
 		return nil, fmt.Errorf("conversation %s: unknown command %T", c.key, cmd)
 	}
@@ -79,10 +98,10 @@ func (c *conversation) load() error {
 	return nil
 }
 
-// commit saves next and adopts it. On failure the actor keeps its previous
-// state, which is still what the store holds.
-func (c *conversation) commit(next alice.Snapshot) error {
-	if err := c.rt.cfg.Store.Save(context.Background(), c.key, next); err != nil {
+// commit saves next, with the given run records, and adopts it. On failure
+// the actor keeps its previous state, which is still what the store holds.
+func (c *conversation) commit(next alice.Snapshot, runs []alice.RunRecord) error {
+	if err := c.rt.cfg.Store.Save(context.Background(), c.key, next, runs); err != nil {
 		return err
 	}
 	c.snap = next
@@ -96,7 +115,7 @@ func (c *conversation) goal(cmd alice.GoalCommand) (*alice.Goal, error) {
 	}
 	next := c.snap
 	next.Goal = active
-	if err := c.commit(next); err != nil {
+	if err := c.commit(next, nil); err != nil {
 		return nil, err
 	}
 	return shown, nil

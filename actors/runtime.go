@@ -41,20 +41,34 @@ type Hooks struct {
 	Passivated func(alice.ConversationKey) // the actor stopped
 }
 
+// Store is what the runtime needs from persistence: snapshots for the
+// conversations and the due-time index for the timer service.
+type Store interface {
+	persistence.SnapshotStore
+	persistence.DueIndex
+}
+
 // Config configures a Runtime. Store is required; zero values elsewhere
 // take the defaults documented on each field.
 type Config struct {
-	Store  persistence.SnapshotStore
-	Clock  alice.Clock  // default: the system clock
-	IDs    *alice.IDs   // default: ids from Clock
-	Logger *slog.Logger // default: slog.Default()
-	Hooks  Hooks
+	Store    Store
+	Executor Executor             // runs due tasks; default: one that fails every run
+	Policies map[string]BotPolicy // per bot id; a bot without one gets defaults
+	Clock    alice.Clock          // default: the system clock
+	IDs      *alice.IDs           // default: ids from Clock
+	Logger   *slog.Logger         // default: slog.Default()
+	Hooks    Hooks
 
 	Shards         int           // shard actors; default 32
 	MaxLive        int           // live conversations kept in memory; default 100,000
 	IdleTimeout    time.Duration // a conversation idle this long is passivated; default 10m
 	RequestTimeout time.Duration // wait for an answer when ctx has no deadline; default 30s
 	MaxBuffered    int           // requests held per passivating conversation; default 1,024
+
+	Workers    int           // task occurrences run at once; default 16
+	Queue      int           // occurrences waiting for a worker; default 1,024
+	JobTimeout time.Duration // bound on one occurrence; default 10m
+	TimerRetry time.Duration // a delivered due entry is delivered again after; default 1m
 }
 
 func (c *Config) setDefaults() {
@@ -82,15 +96,41 @@ func (c *Config) setDefaults() {
 	if c.MaxBuffered <= 0 {
 		c.MaxBuffered = 1024
 	}
+	if c.Executor == nil {
+		c.Executor = noExecutor{}
+	}
+	if c.Workers <= 0 {
+		c.Workers = 16
+	}
+	if c.Queue <= 0 {
+		c.Queue = 1024
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 10 * time.Minute
+	}
+	if c.TimerRetry <= 0 {
+		c.TimerRetry = time.Minute
+	}
+}
+
+// noExecutor is the Executor of a runtime configured without one.
+type noExecutor struct{}
+
+func (noExecutor) Execute(context.Context, string, alice.Task, alice.Occurrence) (string, error) {
+	return "", errors.New("this runtime has no executor for tasks")
 }
 
 // Runtime is the actor system hosting every conversation of every bot. It is
 // a Router. Create it with New and end it with Shutdown.
 type Runtime struct {
-	cfg     Config
-	system  *actor.ActorSystem
-	shards  []*actor.PID
-	closing atomic.Bool
+	cfg    Config
+	system *actor.ActorSystem
+	shards []*actor.PID
+	timers *timers
+	pool   *pool
+
+	stopping atomic.Bool // Shutdown began: callers are refused
+	closing  atomic.Bool // the shards drain: the runtime's own workers are refused too
 
 	stopSweep chan struct{}
 	sweepDone sync.WaitGroup
@@ -121,11 +161,23 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	rt.sweepDone.Add(1)
 	go rt.sweepIdle()
+	rt.pool = newPool(rt, cfg.Workers, cfg.Queue, cfg.JobTimeout)
+	rt.timers = newTimers(rt, cfg.Store, cfg.TimerRetry)
+	rt.timers.start()
 	return rt, nil
 }
 
 // Request implements Router.
 func (rt *Runtime) Request(ctx context.Context, key alice.ConversationKey, cmd any) (any, error) {
+	if rt.stopping.Load() {
+		return nil, errShuttingDown
+	}
+	return rt.request(ctx, key, cmd)
+}
+
+// request is Request for the runtime's own timer service and workers, which
+// keep working while Shutdown waits for them.
+func (rt *Runtime) request(ctx context.Context, key alice.ConversationKey, cmd any) (any, error) {
 	if rt.closing.Load() {
 		return nil, errShuttingDown
 	}
@@ -152,13 +204,18 @@ func (rt *Runtime) Request(ctx context.Context, key alice.ConversationKey, cmd a
 	return r.value, r.err
 }
 
-// Shutdown stops accepting requests, lets every live conversation finish
-// what is queued in its mailbox, stops all conversation actors and then the
-// shards. It does not close the store, which the caller owns and should
-// close afterwards. ctx bounds the wait.
+// Shutdown stops accepting requests, stops the timer service, lets running
+// task occurrences finish and record themselves, lets every live
+// conversation answer what is queued in its mailbox, and stops all actors.
+// It does not close the store, which the caller owns and closes afterwards.
+// ctx bounds the wait; occurrences still running then resume after the
+// next start.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
 	var err error
 	rt.shutdown.Do(func() {
+		rt.stopping.Store(true)
+		rt.timers.shutdown()
+		rt.pool.drain(ctx)
 		rt.closing.Store(true)
 		close(rt.stopSweep)
 		rt.sweepDone.Wait()

@@ -1,4 +1,4 @@
-// Package badgerstore implements persistence.SnapshotStore on badger, an
+// Package badgerstore implements the persistence interfaces on badger, an
 // embedded key-value store on local disk.
 package badgerstore
 
@@ -17,17 +17,28 @@ import (
 	"github.com/alice-runtime/alice/persistence"
 )
 
-// Key layout. Every key starts with a one-byte family and a slash so that
-// families can be scanned by prefix without touching each other.
+// Key layout. Every key starts with a short family and a slash, so families
+// can be scanned by prefix without touching each other. Numbers in keys are
+// fixed-width hex so that byte order is numeric order.
+//
+//	s/<bot>/<type>/<id>                     snapshot of a conversation
+//	t/<bot>/<task id>                        task index: owner key + task JSON
+//	d/<due ms>/<task id>/<bot>/<type>/<id>   due-time index (empty values)
+//	r/<task id>/<seq>                        run records
+//	m/... mc/... mi/...                      outbox (outbox.go)
 const (
-	prefixSnapshot = "s/" // s/<bot>/<type>/<id> → encoded snapshot
+	prefixSnapshot = "s/"
+	prefixTask     = "t/"
+	prefixDue      = "d/"
+	prefixRun      = "r/"
 )
 
 // gcInterval is how often the value log is offered for garbage collection;
 // without it rewritten snapshots would grow the disk without bound.
 const gcInterval = 5 * time.Minute
 
-// Store is a badger database holding conversation snapshots.
+// Store is a badger database holding conversations, their indexes and the
+// outbox.
 type Store struct {
 	db     *badger.DB
 	log    *slog.Logger
@@ -36,7 +47,11 @@ type Store struct {
 	closed sync.Once
 }
 
-var _ persistence.SnapshotStore = (*Store)(nil)
+var (
+	_ persistence.SnapshotStore = (*Store)(nil)
+	_ persistence.TaskIndex     = (*Store)(nil)
+	_ persistence.DueIndex      = (*Store)(nil)
+)
 
 // Open opens (or creates) the database in dir. Writes are synced before they
 // are acknowledged; badger groups concurrent commits into one sync.
@@ -74,17 +89,9 @@ func (s *Store) Close() error {
 func (s *Store) Load(_ context.Context, key alice.ConversationKey) (alice.Snapshot, error) {
 	var snap alice.Snapshot
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(snapshotKey(key))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			snap, err = persistence.DecodeSnapshot(v)
-			return err
-		})
+		var err error
+		snap, err = loadSnapshot(txn, key)
+		return err
 	})
 	if err != nil {
 		return alice.Snapshot{}, storeError("load snapshot of "+key.String(), err)
@@ -92,14 +99,41 @@ func (s *Store) Load(_ context.Context, key alice.ConversationKey) (alice.Snapsh
 	return snap, nil
 }
 
-// Save writes the snapshot in one transaction.
-func (s *Store) Save(_ context.Context, key alice.ConversationKey, snap alice.Snapshot) error {
+func loadSnapshot(txn *badger.Txn, key alice.ConversationKey) (alice.Snapshot, error) {
+	item, err := txn.Get(snapshotKey(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return alice.Snapshot{}, nil
+	}
+	if err != nil {
+		return alice.Snapshot{}, err
+	}
+	var snap alice.Snapshot
+	err = item.Value(func(v []byte) error {
+		snap, err = persistence.DecodeSnapshot(v)
+		return err
+	})
+	return snap, err
+}
+
+// Save writes the snapshot, the run records and the index changes it
+// implies in one transaction.
+func (s *Store) Save(_ context.Context, key alice.ConversationKey, snap alice.Snapshot, runs []alice.RunRecord) error {
 	value, err := persistence.EncodeSnapshot(snap)
 	if err != nil {
 		return err
 	}
 	err = s.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(snapshotKey(key), value)
+		prev, err := loadSnapshot(txn, key)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(snapshotKey(key), value); err != nil {
+			return err
+		}
+		if err := updateTaskIndexes(txn, key, prev, snap); err != nil {
+			return err
+		}
+		return writeRuns(txn, runs)
 	})
 	if err != nil {
 		return storeError("save snapshot of "+key.String(), err)
@@ -116,6 +150,9 @@ func snapshotKey(key alice.ConversationKey) []byte {
 func storeError(what string, err error) error {
 	if errors.Is(err, badger.ErrDBClosed) {
 		return fmt.Errorf("%s: %w", what, &alice.Error{Code: alice.EUnavailable, Message: "the store is closed; the runtime is shutting down"})
+	}
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("%s: %w", what, &alice.Error{Code: alice.EInvalid, Message: "the change is too large to store at once"})
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
