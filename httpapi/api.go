@@ -13,6 +13,7 @@ import (
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/actors"
+	"github.com/alice-runtime/alice/persistence"
 )
 
 // MaxBodyBytes is the contract's request body limit (1 MB).
@@ -30,7 +31,8 @@ type Config struct {
 	Token              string // required
 	RateLimitPerMinute int    // per conversation; 0 disables
 	Permissions        Permissions
-	Router             actors.Router // required
+	Router             actors.Router        // required
+	Tasks              persistence.TaskIndex // required for the task endpoints
 
 	Clock          alice.Clock   // default: the system clock
 	Logger         *slog.Logger  // default: slog.Default()
@@ -86,6 +88,13 @@ func New(cfg Config) http.Handler {
 	r.Handler(http.MethodPost, "/api/v1/goal/pause", a.protect(a.goalTransition(alice.GoalPause)))
 	r.Handler(http.MethodPost, "/api/v1/goal/resume", a.protect(a.goalTransition(alice.GoalResume)))
 	r.Handler(http.MethodPost, "/api/v1/goal/complete", a.protect(a.goalTransition(alice.GoalComplete)))
+
+	r.Handler(http.MethodGet, "/api/v1/automation/tasks", a.protect(http.HandlerFunc(a.listTasks)))
+	r.Handler(http.MethodPost, "/api/v1/automation/tasks", a.protect(http.HandlerFunc(a.createTask)))
+	r.Handler(http.MethodGet, "/api/v1/automation/tasks/:taskID", a.protect(http.HandlerFunc(a.getTask)))
+	r.Handler(http.MethodPatch, "/api/v1/automation/tasks/:taskID", a.protect(http.HandlerFunc(a.patchTask)))
+	r.Handler(http.MethodDelete, "/api/v1/automation/tasks/:taskID", a.protect(http.HandlerFunc(a.deleteTask)))
+	r.Handler(http.MethodGet, "/api/v1/automation/tasks/:taskID/runs", a.protect(http.HandlerFunc(a.listRuns)))
 
 	return a.recoverPanics(r)
 }

@@ -21,7 +21,10 @@ import (
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/actors"
+	"github.com/alice-runtime/alice/automation"
 	"github.com/alice-runtime/alice/config"
+	"github.com/alice-runtime/alice/llm"
+	"github.com/alice-runtime/alice/messenger/outbox"
 	"github.com/alice-runtime/alice/httpapi"
 	"github.com/alice-runtime/alice/persistence/badgerstore"
 )
@@ -99,8 +102,20 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 		}
 		return nil, err
 	}
+	ids := alice.NewIDs(opts.Clock)
 	ac := opts.Actors
-	ac.Store, ac.Clock, ac.Logger = s.store, opts.Clock, opts.Logger
+	ac.Store, ac.Clock, ac.IDs, ac.Logger = s.store, opts.Clock, ids, opts.Logger
+	ac.Policies = map[string]actors.BotPolicy{}
+	bots := map[string]automation.Bot{}
+	for _, b := range cfg.Bots {
+		ac.Policies[b.ID] = policyOf(b)
+		bots[b.ID] = automation.Bot{
+			Messenger: outbox.New(b.ID, s.store, opts.Clock, ids),
+			LLM:       llmOf(b),
+			Workflows: b.Workflows,
+		}
+	}
+	ac.Executor = automation.New(bots)
 	if s.runtime, err = actors.New(ac); err != nil {
 		return nil, err
 	}
@@ -116,6 +131,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			RateLimitPerMinute: b.RateLimitPerMinute,
 			Permissions:        httpapi.Permissions{Message: b.Permissions.RuntimeMessage, Automation: b.Permissions.RuntimeAutomation},
 			Router:             s.runtime,
+			Tasks:              s.store,
 			Clock:              opts.Clock,
 			Logger:             opts.Logger.With("bot", b.ID),
 			Health:             s.health,
@@ -217,4 +233,34 @@ func (s *Server) health() error {
 		return alice.Errorf(alice.EUnavailable, "shutting down")
 	}
 	return nil
+}
+
+// policyOf is what a bot's conversations need to validate and run tasks.
+func policyOf(b config.Bot) actors.BotPolicy {
+	workflows := map[string]bool{}
+	for name := range b.Workflows {
+		workflows[name] = true
+	}
+	return actors.BotPolicy{
+		Rules: alice.TaskRules{
+			Zone:        b.Location,
+			HasLLM:      b.LLM != nil,
+			LLMKey:      "bots." + b.ID + ".llm",
+			Workflows:   workflows,
+			WorkflowKey: "bots." + b.ID + ".workflows",
+		},
+		CatchUpWindow: b.CatchUpWindow,
+	}
+}
+
+// llmOf returns the bot's LLM backend, bounded by its llm.timeout.
+func llmOf(b config.Bot) llm.Backend {
+	switch {
+	case b.LLM == nil:
+		return nil
+	case len(b.LLM.Command) > 0:
+		return llm.WithTimeout(llm.Command{Argv: b.LLM.Command}, b.LLM.Timeout)
+	default:
+		return llm.WithTimeout(llm.OpenAI{BaseURL: b.LLM.OpenAI.BaseURL, APIKey: b.LLM.OpenAI.APIKey, Model: b.LLM.OpenAI.Model}, b.LLM.Timeout)
+	}
 }
