@@ -269,7 +269,7 @@ func (t *Task) setRunAt(f Field[string], rules TaskRules) error {
 	}
 	s := strings.TrimSpace(f.Value)
 	if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		at = at.UTC()
+		at = ceilMilli(at)
 		t.RunAt = &at
 		return nil
 	}
@@ -279,7 +279,7 @@ func (t *Task) setRunAt(f Field[string], rules TaskRules) error {
 	}
 	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04"} {
 		if at, err := time.ParseInLocation(layout, s, loc); err == nil {
-			at = at.UTC()
+			at = ceilMilli(at)
 			t.RunAt = &at
 			return nil
 		}
@@ -319,10 +319,19 @@ func (t *Task) schedule(now time.Time, rules TaskRules) error {
 		at := *t.RunAt
 		t.NextRunAt = &at
 	default: // no schedule, or a run_at in the past: run at once
-		at := now
+		at := ceilMilli(now)
 		t.NextRunAt = &at
 	}
 	return nil
+}
+
+// ceilMilli rounds t up to the millisecond, in UTC. Due times are kept at the
+// due index's precision, rounded up so that nothing runs before its time.
+func ceilMilli(t time.Time) time.Time {
+	if r := t.Truncate(time.Millisecond); !r.Equal(t) {
+		t = r.Add(time.Millisecond)
+	}
+	return t.UTC()
 }
 
 // NextSlot is the first cron slot strictly after `after`, in the task's zone.

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"math"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -39,10 +40,12 @@ type shard struct {
 }
 
 func newShard(rt *Runtime, maxLive int) *shard {
-	// The LRU is sized one above the cap because the shard evicts by hand,
-	// before adding, so that eviction is a passivation handshake and not a
-	// silent drop.
-	live, _ := simplelru.NewLRU[alice.ConversationKey, *child](maxLive+1, nil)
+	// The LRU itself must never evict: a silent eviction would forget a live
+	// actor, and the next request would spawn a second one for its key. The
+	// shard evicts by hand, before spawning, through the passivation
+	// handshake; the LRU's own size is only a backstop far above the cap,
+	// which refused passivations may exceed a little.
+	live, _ := simplelru.NewLRU[alice.ConversationKey, *child](math.MaxInt32, nil)
 	return &shard{
 		rt:       rt,
 		live:     live,

@@ -38,7 +38,8 @@ type jobDone struct {
 type dueAnswer int
 
 const (
-	dueStale    dueAnswer = iota // not (or no longer) due: ignored
+	dueStale    dueAnswer = iota // no longer due: ignored
+	dueEarly                     // not due yet by this conversation's clock: retry soon
 	dueRunning                   // its occurrence is already running here
 	dueNoWorker                  // due, but no worker is free: retry soon
 	dueStarted                   // an occurrence was started (or only skipped)
@@ -180,8 +181,11 @@ func (c *conversation) due(d timerDue) (dueAnswer, error) {
 	}
 	due := ts.DueAt()
 	now := c.rt.cfg.Clock.Now()
-	if due == nil || due.UnixMilli() != d.at.UnixMilli() || due.After(now) {
-		return dueStale, nil // moved, finished, cancelled, or not yet due: never early
+	if due == nil || due.UnixMilli() != d.at.UnixMilli() {
+		return dueStale, nil // moved, finished or cancelled
+	}
+	if due.After(now) {
+		return dueEarly, nil // never early
 	}
 	policy := c.policy()
 	if ts.InFlight != nil {

@@ -151,7 +151,8 @@ func (t *timers) scan(ctx context.Context) time.Time {
 }
 
 // deliver sends one due entry to its conversation. It reports false when the
-// entry should be retried soon: the delivery failed or no worker was free.
+// entry should be retried soon: the delivery failed, no worker was free, or
+// the conversation's clock says it is not due yet.
 func (t *timers) deliver(ctx context.Context, d persistence.Due) bool {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -160,7 +161,7 @@ func (t *timers) deliver(ctx context.Context, d persistence.Due) bool {
 		t.rt.cfg.Logger.Warn("delivering a due task failed; it is retried", "task", d.TaskID, "err", err)
 		return false
 	}
-	return v != dueNoWorker
+	return v != dueNoWorker && v != dueEarly
 }
 
 func minTime(a, b time.Time) time.Time {
