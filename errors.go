@@ -15,6 +15,7 @@ const (
 	EConflict    Code = "conflict"    // the request does not fit the current state
 	EForbidden   Code = "forbidden"   // a permission switch is off
 	EUnavailable Code = "unavailable" // temporarily unable: shutting down, store closed, busy
+	EUpstream    Code = "upstream"    // the chat platform refused or failed a request
 	EInternal    Code = "internal"    // a bug or an unexpected failure; details are logged, not shown
 )
 

@@ -30,6 +30,8 @@ const (
 	DefaultCatchUpWindow = time.Hour
 	DefaultLLMTimeout    = 5 * time.Minute
 	DefaultFeishuBaseURL = "https://open.feishu.cn"
+	DefaultOutboxKeep    = 1000
+	DefaultOutboxMaxAge  = 30 * 24 * time.Hour
 	DefaultDataDir       = "alice-data"
 	maxConfigBytes       = 1 << 20
 	maxWorkflowSteps     = 32
@@ -53,8 +55,15 @@ type Bot struct {
 	CatchUpWindow      time.Duration
 	Location           *time.Location
 	Feishu             *Feishu // nil: the local outbox
-	LLM                *LLM    // nil: run_llm is refused
+	Outbox             OutboxRetention
+	LLM                *LLM // nil: run_llm is refused
 	Workflows          map[string]Workflow
+}
+
+// OutboxRetention bounds the local outbox.
+type OutboxRetention struct {
+	MaxMessages int           // per conversation
+	MaxAge      time.Duration // 0: kept until pushed out by MaxMessages
 }
 
 // Permissions switch parts of the API on and off.
@@ -197,8 +206,12 @@ type botFile struct {
 	CatchUp     *time.Duration  `yaml:"catch_up_window"`
 	Timezone    string          `yaml:"timezone"`
 	Feishu      *feishuFile     `yaml:"feishu"`
-	LLM         *llmFile        `yaml:"llm"`
-	Workflows   map[string]struct {
+	Outbox      struct {
+		MaxMessages *int           `yaml:"max_messages"`
+		MaxAge      *time.Duration `yaml:"max_age"`
+	} `yaml:"outbox"`
+	LLM       *llmFile `yaml:"llm"`
+	Workflows map[string]struct {
 		Steps []map[string]string `yaml:"steps"`
 	} `yaml:"workflows"`
 }
@@ -293,6 +306,7 @@ func buildBot(id string, index int, f botFile, zone *time.Location) (Bot, error)
 		Permissions:        Permissions{RuntimeMessage: true, RuntimeAutomation: true},
 		CatchUpWindow:      DefaultCatchUpWindow,
 		Location:           zone,
+		Outbox:             OutboxRetention{MaxMessages: DefaultOutboxKeep, MaxAge: DefaultOutboxMaxAge},
 	}
 	if b.Addr == "" {
 		b.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(DefaultBasePort+index))
@@ -329,6 +343,18 @@ func buildBot(id string, index int, f botFile, zone *time.Location) (Bot, error)
 			return Bot{}, fmt.Errorf("%s.timezone: %q is not an IANA zone name", key, f.Timezone)
 		}
 		b.Location = loc
+	}
+	if n := f.Outbox.MaxMessages; n != nil {
+		if *n < 1 || *n > 1_000_000 {
+			return Bot{}, fmt.Errorf("%s.outbox.max_messages: %d is outside 1..1000000", key, *n)
+		}
+		b.Outbox.MaxMessages = *n
+	}
+	if d := f.Outbox.MaxAge; d != nil {
+		if *d < 0 {
+			return Bot{}, fmt.Errorf("%s.outbox.max_age: %s is negative", key, *d)
+		}
+		b.Outbox.MaxAge = *d
 	}
 	var err error
 	if f.Feishu != nil {

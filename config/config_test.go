@@ -111,6 +111,8 @@ func TestParseRefusesNamingTheKey(t *testing.T) {
 		{"workflow without steps", "bots: {a: {workflows: {w: {steps: []}}}}", "bots.a.workflows.w.steps"},
 		{"workflow unknown step", "bots: {a: {workflows: {w: {steps: [{shout: hi}]}}}}", `unknown step "shout"`},
 		{"workflow bad template", "bots: {a: {workflows: {w: {steps: [{send_text: '{{.Input'}]}}}}", "bots.a.workflows.w.steps[0].send_text"},
+		{"outbox keeps nothing", "bots: {a: {outbox: {max_messages: 0}}}", "bots.a.outbox.max_messages"},
+		{"outbox negative age", "bots: {a: {outbox: {max_age: -1h}}}", "bots.a.outbox.max_age"},
 		{"workflow llm step without llm", "bots: {a: {workflows: {w: {steps: [{run_llm: hi}]}}}}", "the bot has no llm configured"},
 	}
 	for _, tt := range tests {

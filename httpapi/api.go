@@ -13,6 +13,8 @@ import (
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/actors"
+	"github.com/alice-runtime/alice/messenger"
+	"github.com/alice-runtime/alice/messenger/outbox"
 	"github.com/alice-runtime/alice/persistence"
 )
 
@@ -31,8 +33,10 @@ type Config struct {
 	Token              string // required
 	RateLimitPerMinute int    // per conversation; 0 disables
 	Permissions        Permissions
-	Router             actors.Router        // required
+	Router             actors.Router         // required
 	Tasks              persistence.TaskIndex // required for the task endpoints
+	Messenger          messenger.Messenger   // required for the message endpoints
+	Outbox             *outbox.Outbox        // the local outbox, nil when messages go elsewhere
 
 	Clock          alice.Clock   // default: the system clock
 	Logger         *slog.Logger  // default: slog.Default()
@@ -88,6 +92,11 @@ func New(cfg Config) http.Handler {
 	r.Handler(http.MethodPost, "/api/v1/goal/pause", a.protect(a.goalTransition(alice.GoalPause)))
 	r.Handler(http.MethodPost, "/api/v1/goal/resume", a.protect(a.goalTransition(alice.GoalResume)))
 	r.Handler(http.MethodPost, "/api/v1/goal/complete", a.protect(a.goalTransition(alice.GoalComplete)))
+
+	r.Handler(http.MethodPost, "/api/v1/messages/image", a.protect(http.HandlerFunc(a.sendImage)))
+	r.Handler(http.MethodPost, "/api/v1/messages/file", a.protect(http.HandlerFunc(a.sendFile)))
+	r.Handler(http.MethodGet, "/api/v1/messages", a.protect(http.HandlerFunc(a.listMessages)))
+	r.Handler(http.MethodGet, "/api/v1/messages/:messageID/content", a.protect(http.HandlerFunc(a.messageContent)))
 
 	r.Handler(http.MethodGet, "/api/v1/automation/tasks", a.protect(http.HandlerFunc(a.listTasks)))
 	r.Handler(http.MethodPost, "/api/v1/automation/tasks", a.protect(http.HandlerFunc(a.createTask)))

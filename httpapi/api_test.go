@@ -70,7 +70,7 @@ func TestInternalFailuresShowNoInternals(t *testing.T) {
 func TestStatusOfEveryCode(t *testing.T) {
 	for code, want := range map[alice.Code]int{
 		alice.EInvalid: 400, alice.ENotFound: 404, alice.EConflict: 409, alice.EForbidden: 403,
-		alice.EUnavailable: 503, alice.EInternal: 500, "": 500,
+		alice.EUnavailable: 503, alice.EUpstream: 502, alice.EInternal: 500, "": 500,
 	} {
 		if got := statusOf(code); got != want {
 			t.Errorf("statusOf(%q) = %d, want %d", code, got, want)

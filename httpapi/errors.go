@@ -23,6 +23,8 @@ func statusOf(code alice.Code) int {
 		return http.StatusForbidden
 	case alice.EUnavailable:
 		return http.StatusServiceUnavailable
+	case alice.EUpstream:
+		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError
 	}

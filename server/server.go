@@ -23,9 +23,10 @@ import (
 	"github.com/alice-runtime/alice/actors"
 	"github.com/alice-runtime/alice/automation"
 	"github.com/alice-runtime/alice/config"
-	"github.com/alice-runtime/alice/llm"
-	"github.com/alice-runtime/alice/messenger/outbox"
 	"github.com/alice-runtime/alice/httpapi"
+	"github.com/alice-runtime/alice/llm"
+	"github.com/alice-runtime/alice/messenger"
+	"github.com/alice-runtime/alice/messenger/outbox"
 	"github.com/alice-runtime/alice/persistence/badgerstore"
 )
 
@@ -44,14 +45,17 @@ type Options struct {
 // Server is a running runtime. Create it with New, run it with Serve, end it
 // with Shutdown.
 type Server struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	store    *badgerstore.Store
-	runtime  *actors.Runtime
-	bots     []*bot
-	stopping atomic.Bool
-	serveErr chan error
-	shutdown sync.Once
+	cfg       *config.Config
+	log       *slog.Logger
+	store     *badgerstore.Store
+	runtime   *actors.Runtime
+	bots      []*bot
+	outboxes  []*outbox.Outbox // by bot, in id order
+	stopping  atomic.Bool
+	stopPrune chan struct{}
+	pruned    sync.WaitGroup
+	serveErr  chan error
+	shutdown  sync.Once
 }
 
 type bot struct {
@@ -80,7 +84,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	if opts.MaxConnsPerBot <= 0 {
 		opts.MaxConnsPerBot = 1024
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, serveErr: make(chan error, len(cfg.Bots))}
+	s := &Server{cfg: cfg, log: opts.Logger, serveErr: make(chan error, len(cfg.Bots)), stopPrune: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -107,13 +111,13 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	ac.Store, ac.Clock, ac.IDs, ac.Logger = s.store, opts.Clock, ids, opts.Logger
 	ac.Policies = map[string]actors.BotPolicy{}
 	bots := map[string]automation.Bot{}
+	messengers := map[string]messenger.Messenger{}
 	for _, b := range cfg.Bots {
 		ac.Policies[b.ID] = policyOf(b)
-		bots[b.ID] = automation.Bot{
-			Messenger: outbox.New(b.ID, s.store, opts.Clock, ids),
-			LLM:       llmOf(b),
-			Workflows: b.Workflows,
-		}
+		box := outbox.New(b.ID, s.store, opts.Clock, ids, outbox.Retention{MaxMessages: b.Outbox.MaxMessages, MaxAge: b.Outbox.MaxAge})
+		s.outboxes = append(s.outboxes, box)
+		messengers[b.ID] = box
+		bots[b.ID] = automation.Bot{Messenger: messengers[b.ID], LLM: llmOf(b), Workflows: b.Workflows}
 	}
 	ac.Executor = automation.New(bots)
 	if s.runtime, err = actors.New(ac); err != nil {
@@ -132,6 +136,8 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			Permissions:        httpapi.Permissions{Message: b.Permissions.RuntimeMessage, Automation: b.Permissions.RuntimeAutomation},
 			Router:             s.runtime,
 			Tasks:              s.store,
+			Messenger:          messengers[b.ID],
+			Outbox:             s.outboxes[i],
 			Clock:              opts.Clock,
 			Logger:             opts.Logger.With("bot", b.ID),
 			Health:             s.health,
@@ -150,7 +156,30 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			},
 		})
 	}
+	s.pruned.Add(1)
+	go s.pruneOutboxes()
 	return s, nil
+}
+
+// pruneInterval is how often outboxes drop messages past their age limit.
+const pruneInterval = 10 * time.Minute
+
+func (s *Server) pruneOutboxes() {
+	defer s.pruned.Done()
+	t := time.NewTicker(pruneInterval)
+	defer t.Stop()
+	for {
+		for _, box := range s.outboxes {
+			if _, err := box.Prune(context.Background()); err != nil {
+				s.log.Warn("pruning the outbox failed", "err", err)
+			}
+		}
+		select {
+		case <-s.stopPrune:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Bots lists the bots in id order with their bound addresses and tokens.
@@ -205,6 +234,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		err = errors.Join(errs...)
+		close(s.stopPrune)
+		s.pruned.Wait()
 		if e := s.runtime.Shutdown(ctx); e != nil {
 			err = errors.Join(err, e)
 		}

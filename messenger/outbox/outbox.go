@@ -8,7 +8,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/messenger"
@@ -27,28 +30,54 @@ type Item struct {
 	CreatedAt time.Time      `json:"created_at"`
 }
 
-// Store is what the outbox needs from persistence. Put stores the item,
-// its content and its idempotency key in one transaction; when key was
-// already used it stores nothing and returns the earlier item's id.
+// Store is what the outbox needs from persistence. PutMessage stores the
+// item, its content and its idempotency key in one transaction, keeping at
+// most keep messages in the conversation; when the key was already used it
+// stores nothing and returns the earlier item's id.
 type Store interface {
-	PutMessage(ctx context.Context, bot string, scope alice.Scope, it Item, content []byte, idempotencyKey string) (id string, err error)
+	PutMessage(ctx context.Context, bot string, scope alice.Scope, it Item, content []byte, idempotencyKey string, keep int) (id string, err error)
 	Messages(ctx context.Context, bot string, scope alice.Scope, offset, limit int) ([]Item, int, error)
 	MessageContent(ctx context.Context, bot string, scope alice.Scope, id string) (Item, []byte, error)
+	PruneMessages(ctx context.Context, bot string, before time.Time) (int, error)
+}
+
+// Retention bounds what the outbox keeps.
+type Retention struct {
+	MaxMessages int           // per conversation; the oldest go first
+	MaxAge      time.Duration // 0: no age limit
 }
 
 // Outbox is one bot's local messenger.
 type Outbox struct {
-	bot   string
-	store Store
-	clock alice.Clock
-	ids   *alice.IDs
+	bot       string
+	store     Store
+	clock     alice.Clock
+	ids       *alice.IDs
+	retention Retention
 }
 
 var _ messenger.Messenger = (*Outbox)(nil)
 
 // New returns the outbox of bot.
-func New(bot string, store Store, clock alice.Clock, ids *alice.IDs) *Outbox {
-	return &Outbox{bot: bot, store: store, clock: clock, ids: ids}
+func New(bot string, store Store, clock alice.Clock, ids *alice.IDs, retention Retention) *Outbox {
+	return &Outbox{bot: bot, store: store, clock: clock, ids: ids, retention: retention}
+}
+
+// CreatedAt reads a message's creation time from its id.
+func CreatedAt(id string) (time.Time, bool) {
+	u, err := ulid.ParseStrict(strings.ToUpper(strings.TrimPrefix(id, "om_")))
+	if err != nil {
+		return time.Time{}, false
+	}
+	return ulid.Time(u.Time()), true
+}
+
+// Prune deletes messages older than the retention's age limit.
+func (o *Outbox) Prune(ctx context.Context) (int, error) {
+	if o.retention.MaxAge <= 0 {
+		return 0, nil
+	}
+	return o.store.PruneMessages(ctx, o.bot, o.clock.Now().Add(-o.retention.MaxAge))
 }
 
 // Send stores m in the target conversation's outbox.
@@ -61,7 +90,7 @@ func (o *Outbox) Send(ctx context.Context, to messenger.Target, m messenger.Mess
 		sum := sha256.Sum256(m.Data)
 		it.Size, it.SHA256 = len(m.Data), hex.EncodeToString(sum[:])
 	}
-	return o.store.PutMessage(ctx, o.bot, to.Scope, it, m.Data, m.IdempotencyKey)
+	return o.store.PutMessage(ctx, o.bot, to.Scope, it, m.Data, m.IdempotencyKey, o.retention.MaxMessages)
 }
 
 // List returns a conversation's messages, oldest first, and their number.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -32,8 +33,9 @@ func messagePrefix(bot string, scope alice.Scope) []byte {
 	return []byte(prefixMessage + bot + "/" + scope.String() + "/")
 }
 
-// PutMessage implements outbox.Store.
-func (s *Store) PutMessage(_ context.Context, bot string, scope alice.Scope, it outbox.Item, content []byte, idempotencyKey string) (string, error) {
+// PutMessage implements outbox.Store. When keep > 0, the conversation's
+// oldest messages beyond keep are deleted in the same transaction.
+func (s *Store) PutMessage(_ context.Context, bot string, scope alice.Scope, it outbox.Item, content []byte, idempotencyKey string, keep int) (string, error) {
 	id := it.ID
 	meta, err := json.Marshal(it)
 	if err != nil {
@@ -58,7 +60,12 @@ func (s *Store) PutMessage(_ context.Context, bot string, scope alice.Scope, it 
 				return err
 			}
 			if len(content) > 0 {
-				return txn.Set([]byte(prefixContent+it.ID), content)
+				if err := txn.Set([]byte(prefixContent+it.ID), content); err != nil {
+					return err
+				}
+			}
+			if keep > 0 {
+				return trimConversation(txn, messagePrefix(bot, scope), keep)
 			}
 			return nil
 		})
@@ -133,4 +140,74 @@ func (s *Store) MessageContent(_ context.Context, bot string, scope alice.Scope,
 		return outbox.Item{}, nil, storeError("read message "+id, err)
 	}
 	return m, content, nil
+}
+
+// trimConversation deletes the oldest messages under prefix beyond keep.
+// Message ids sort by creation, so the oldest come first.
+func trimConversation(txn *badger.Txn, prefix []byte, keep int) error {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	it := txn.NewIterator(opts)
+	var ids []string
+	for it.Rewind(); it.Valid(); it.Next() {
+		ids = append(ids, string(it.Item().Key()[len(prefix):]))
+	}
+	it.Close()
+	for _, id := range ids[:max(len(ids)-keep, 0)] {
+		if err := deleteMessage(txn, prefix, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteMessage(txn *badger.Txn, prefix []byte, id string) error {
+	if err := txn.Delete(append(append([]byte(nil), prefix...), id...)); err != nil {
+		return err
+	}
+	return txn.Delete([]byte(prefixContent + id))
+}
+
+// PruneMessages implements outbox.Store: it deletes the bot's messages
+// created before before, reading the time from their ids (key-only scan).
+func (s *Store) PruneMessages(_ context.Context, bot string, before time.Time) (int, error) {
+	type old struct{ prefix, id string }
+	var doomed []old
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte(prefixMessage + bot + "/")
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			key := string(it.Item().Key())
+			slash := strings.LastIndexByte(key, '/')
+			id := key[slash+1:]
+			created, ok := outbox.CreatedAt(id)
+			if ok && created.Before(before) {
+				doomed = append(doomed, old{prefix: key[:slash+1], id: id})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, storeError("prune messages", err)
+	}
+	// Delete in bounded transactions.
+	for start := 0; start < len(doomed); start += 500 {
+		batch := doomed[start:min(start+500, len(doomed))]
+		err := s.db.Update(func(txn *badger.Txn) error {
+			for _, d := range batch {
+				if err := deleteMessage(txn, []byte(d.prefix), d.id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return start, storeError("prune messages", err)
+		}
+	}
+	return len(doomed), nil
 }

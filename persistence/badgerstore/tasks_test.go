@@ -172,7 +172,7 @@ func TestOutboxIdempotentPutAndRead(t *testing.T) {
 	s := openTemp(t)
 	ctx := context.Background()
 	ids := alice.NewIDs(alice.SystemClock{})
-	box := outbox.New("main", s, alice.SystemClock{}, ids)
+	box := outbox.New("main", s, alice.SystemClock{}, ids, outbox.Retention{MaxMessages: 100})
 	chat := messenger.TargetOf(alice.Scope{Type: alice.ScopeChat, ID: "oc_1"})
 
 	first, err := box.Send(ctx, chat, messenger.Message{Kind: messenger.KindText, Text: "hello", IdempotencyKey: "occ_1"})
