@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alice-runtime/alice/internal/fakeclock"
+	"github.com/alice-runtime/alice/internal/feishutest"
 	"github.com/alice-runtime/alice/internal/testimages"
 	"github.com/alice-runtime/alice/messenger/outbox"
 )
@@ -254,4 +255,38 @@ func TestOutboxRetention(t *testing.T) {
 	clock.Advance(24 * time.Hour)
 	in = start(t, dir, cfg, Options{Clock: clock})
 	in.messages("oc_msg", 0)
+}
+
+func TestFeishuMessengerEndToEnd(t *testing.T) {
+	platform := feishutest.New("cli_e2e", "e2e-secret-value")
+	defer platform.Close()
+	t.Setenv("E2E_FEISHU_SECRET", "e2e-secret-value")
+	in := start(t, t.TempDir(), fmt.Sprintf(`bots:
+  main:
+    runtime_http_addr: 127.0.0.1:0
+    feishu: {app_id: cli_e2e, app_secret_env: E2E_FEISHU_SECRET, base_url: %q}
+`, platform.URL), Options{})
+	png := testimages.Samples(t)["png"]
+	ct, body := multipartBody(t, part{name: "image", filename: "a.png", data: png}, part{name: "caption", data: []byte("hello")})
+	a := in.upload("/api/v1/messages/image", ct, body, false, map[string]string{"X-Alice-Source-Message-Id": "om_src"})
+	if a.status != 200 {
+		t.Fatalf("send through feishu: %d %s", a.status, a.body)
+	}
+	reqs := platform.Requests()
+	if len(reqs) != 3 || !bytes.Equal(reqs[0].FileData, png) || reqs[1].Path != "/open-apis/im/v1/messages/om_src/reply" {
+		t.Fatalf("platform saw %+v", reqs)
+	}
+	// A platform refusal is a 502 naming its code and message.
+	platform.FailNext("/open-apis/im/v1/images", feishutest.Failure{Status: 400, Code: 234011, Msg: "Can't regonize the image format."})
+	a = in.upload("/api/v1/messages/image", ct, body, false, nil)
+	if a.status != 502 {
+		t.Fatalf("platform refusal: %d %s, want 502", a.status, a.body)
+	}
+	if msg := a.errorText(t); !strings.Contains(msg, "234011") || !strings.Contains(msg, "regonize") || strings.Contains(msg, "e2e-secret-value") {
+		t.Fatalf("502 error %q", msg)
+	}
+	// The local outbox is not in use.
+	if a := in.do(call{method: "GET", path: "/api/v1/messages", conv: "oc_msg"}); a.status != 404 {
+		t.Fatalf("listing with feishu: %d", a.status)
+	}
 }

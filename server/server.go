@@ -26,6 +26,7 @@ import (
 	"github.com/alice-runtime/alice/httpapi"
 	"github.com/alice-runtime/alice/llm"
 	"github.com/alice-runtime/alice/messenger"
+	"github.com/alice-runtime/alice/messenger/feishu"
 	"github.com/alice-runtime/alice/messenger/outbox"
 	"github.com/alice-runtime/alice/persistence/badgerstore"
 )
@@ -114,9 +115,17 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	messengers := map[string]messenger.Messenger{}
 	for _, b := range cfg.Bots {
 		ac.Policies[b.ID] = policyOf(b)
-		box := outbox.New(b.ID, s.store, opts.Clock, ids, outbox.Retention{MaxMessages: b.Outbox.MaxMessages, MaxAge: b.Outbox.MaxAge})
-		s.outboxes = append(s.outboxes, box)
-		messengers[b.ID] = box
+		if b.Feishu != nil {
+			s.outboxes = append(s.outboxes, nil)
+			messengers[b.ID] = feishu.New(feishu.Config{
+				AppID: b.Feishu.AppID, AppSecret: b.Feishu.AppSecret, BaseURL: b.Feishu.BaseURL,
+				Clock: opts.Clock, Logger: opts.Logger.With("bot", b.ID, "component", "feishu"),
+			})
+		} else {
+			box := outbox.New(b.ID, s.store, opts.Clock, ids, outbox.Retention{MaxMessages: b.Outbox.MaxMessages, MaxAge: b.Outbox.MaxAge})
+			s.outboxes = append(s.outboxes, box)
+			messengers[b.ID] = box
+		}
 		bots[b.ID] = automation.Bot{Messenger: messengers[b.ID], LLM: llmOf(b), Workflows: b.Workflows}
 	}
 	ac.Executor = automation.New(bots)
@@ -170,6 +179,9 @@ func (s *Server) pruneOutboxes() {
 	defer t.Stop()
 	for {
 		for _, box := range s.outboxes {
+			if box == nil {
+				continue
+			}
 			if _, err := box.Prune(context.Background()); err != nil {
 				s.log.Warn("pruning the outbox failed", "err", err)
 			}
