@@ -396,4 +396,3 @@ func upstream(op, msg string) error {
 func upstreamCode(op string, code int, msg string) error {
 	return &alice.Error{Code: alice.EUpstream, Message: fmt.Sprintf("feishu %s: code %d: %s", op, code, msg)}
 }
-
