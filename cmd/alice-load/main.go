@@ -6,6 +6,8 @@
 //	                             vs a bare net/http handler with the same JSON
 //	alice-load -scenario cycle   durable goal create+complete cycles in 64
 //	                             conversations vs bare synced badger writes
+//	alice-load -scenario tasks   1,000,000 tasks over 100,000 conversations:
+//	                             create rate, memory, start-up, timer lateness
 //
 // Rounds alternate baseline and runtime so that drift in the machine's load
 // hits both alike; the median round is reported.
@@ -34,7 +36,10 @@ import (
 )
 
 func main() {
-	scenario := flag.String("scenario", "all", "get, cycle or all")
+	scenario := flag.String("scenario", "all", "get, cycle, all (get and cycle) or tasks")
+	tasks := flag.Int("tasks", 1_000_000, "tasks to create (tasks scenario)")
+	conversations := flag.Int("conversations", 100_000, "conversations they spread over (tasks scenario)")
+	due := flag.Int("due", 100_000, "of the tasks, how many come due in one minute (tasks scenario)")
 	duration := flag.Duration("duration", 5*time.Second, "length of one measurement")
 	rounds := flag.Int("rounds", 3, "measurements per target (the median is reported)")
 	concurrency := flag.Int("concurrency", 64, "concurrent clients (get) or conversations (cycle)")
@@ -50,6 +55,12 @@ func main() {
 		err = l.get()
 	case "cycle":
 		err = l.cycle()
+	case "tasks":
+		if *due < 1 || *due >= *tasks || *conversations < 1 {
+			err = fmt.Errorf("-due must be in [1, -tasks) and -conversations at least 1")
+			break
+		}
+		err = tasksLoad{loadTest: l, tasks: *tasks, conversations: *conversations, due: *due}.run()
 	case "all":
 		if err = l.get(); err == nil {
 			err = l.cycle()
