@@ -43,6 +43,7 @@ type pool struct {
 	mu       sync.Mutex
 	draining bool
 	pending  sync.WaitGroup // reserved jobs not yet finished
+	room     chan struct{}  // signalled when a place frees up
 }
 
 func newPool(rt *Runtime, workers, queue int, timeout time.Duration) *pool {
@@ -52,6 +53,7 @@ func newPool(rt *Runtime, workers, queue int, timeout time.Duration) *pool {
 		slots:   make(chan struct{}, workers+queue),
 		timeout: timeout,
 		closed:  make(chan struct{}),
+		room:    make(chan struct{}, 1),
 	}
 	for i := 0; i < workers; i++ {
 		p.workers.Add(1)
@@ -79,6 +81,24 @@ func (p *pool) reserve() bool {
 func (p *pool) release() {
 	<-p.slots
 	p.pending.Done()
+	select {
+	case p.room <- struct{}{}:
+	default:
+	}
+}
+
+// waitRoom blocks until the pool has a free place or stop is closed, and
+// reports which. The timer service waits here rather than deliver work the
+// conversations would have to refuse.
+func (p *pool) waitRoom(stop <-chan struct{}) bool {
+	for len(p.slots) >= cap(p.slots) {
+		select {
+		case <-p.room:
+		case <-stop:
+			return false
+		}
+	}
+	return true
 }
 
 // submit queues a job whose place was reserved; it never blocks.

@@ -18,7 +18,7 @@ type timers struct {
 	index persistence.DueIndex
 
 	mu       sync.Mutex           // serialises scans
-	inflight map[string]time.Time // delivered entries → when to deliver again
+	inflight map[string]time.Time // delivered entries → when (wall clock) to deliver again
 	retry    time.Duration        // how long a delivered entry is left alone
 
 	planned atomic.Int64  // unix ms of the next planned scan
@@ -89,7 +89,10 @@ func (t *timers) loop() {
 func (t *timers) scan(ctx context.Context) time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.rt.cfg.Clock.Now()
+	// Due times are read on the runtime's clock; delivery retries are
+	// operational and measured on the wall clock, so a test's frozen clock
+	// cannot stall them.
+	now, wall := t.rt.cfg.Clock.Now(), time.Now()
 	next := now.Add(maxSleep)
 	t.planned.Store(next.UnixMilli())
 
@@ -108,11 +111,15 @@ func (t *timers) scan(ctx context.Context) time.Time {
 	for _, d := range due {
 		id := d.TaskID + "@" + d.At.Format(time.RFC3339Nano)
 		seen[id] = true
-		if again, ok := t.inflight[id]; ok && now.Before(again) {
-			next = minTime(next, again)
+		if again, ok := t.inflight[id]; ok && wall.Before(again) {
+			next = minTime(next, now.Add(again.Sub(wall)))
 			continue
 		}
-		t.inflight[id] = now.Add(t.retry)
+		t.inflight[id] = wall.Add(t.retry)
+		if !t.rt.pool.waitRoom(t.stop) {
+			wg.Wait()
+			return now
+		}
 		select {
 		case t.sends <- struct{}{}:
 		case <-t.stop:
@@ -130,9 +137,9 @@ func (t *timers) scan(ctx context.Context) time.Time {
 	wg.Wait()
 	for i, id := range sent {
 		if retrySoon[i] {
-			t.inflight[id] = now.Add(time.Second)
+			t.inflight[id] = wall.Add(time.Second)
 		}
-		next = minTime(next, t.inflight[id])
+		next = minTime(next, now.Add(t.inflight[id].Sub(wall)))
 	}
 	if complete {
 		for id := range t.inflight {
