@@ -58,6 +58,27 @@ type Task struct {
 	UpdatedAt time.Time  `json:"updated_at"`
 }
 
+// Equal reports whether t and o hold the same values, comparing the times
+// they point to rather than the pointers.
+func (t *Task) Equal(o *Task) bool {
+	a, b := *t, *o
+	times := [][2]*time.Time{{a.RunAt, b.RunAt}, {a.NextRunAt, b.NextRunAt}, {a.LastRunAt, b.LastRunAt}}
+	a.RunAt, a.NextRunAt, a.LastRunAt = nil, nil, nil
+	b.RunAt, b.NextRunAt, b.LastRunAt = nil, nil, nil
+	if a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) {
+		a.CreatedAt, a.UpdatedAt = b.CreatedAt, b.UpdatedAt
+	}
+	if a != b {
+		return false
+	}
+	for _, p := range times {
+		if (p[0] == nil) != (p[1] == nil) || p[0] != nil && !p[0].Equal(*p[1]) {
+			return false
+		}
+	}
+	return true
+}
+
 // Scope is the conversation the task belongs to.
 func (t *Task) Scope() Scope { return Scope{Type: t.ScopeType, ID: t.ScopeID} }
 

@@ -307,3 +307,30 @@ func sameTime(a, b *time.Time) bool {
 	}
 	return a.Equal(*b)
 }
+
+func TestTaskEqual(t *testing.T) {
+	at := testNow
+	same := testNow.In(time.FixedZone("X", 3600)) // the same instant elsewhere
+	base := Task{ID: "task_1", Text: "a", NextRunAt: &at, CreatedAt: at, UpdatedAt: at}
+	tests := []struct {
+		name   string
+		change func(*Task)
+		equal  bool
+	}{
+		{"identical", func(*Task) {}, true},
+		{"same instants, other pointers and zones", func(x *Task) { x.NextRunAt = &same; x.CreatedAt = same }, true},
+		{"text", func(x *Task) { x.Text = "b" }, false},
+		{"next run removed", func(x *Task) { x.NextRunAt = nil }, false},
+		{"next run moved", func(x *Task) { later := at.Add(time.Second); x.NextRunAt = &later }, false},
+		{"run count", func(x *Task) { x.RunCount = 1 }, false},
+		{"updated", func(x *Task) { x.UpdatedAt = at.Add(time.Millisecond) }, false},
+		{"last run set", func(x *Task) { x.LastRunAt = &at }, false},
+	}
+	for _, tt := range tests {
+		other := base
+		tt.change(&other)
+		if got := base.Equal(&other); got != tt.equal {
+			t.Errorf("%s: Equal = %v, want %v", tt.name, got, tt.equal)
+		}
+	}
+}

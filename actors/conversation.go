@@ -99,9 +99,12 @@ func (c *conversation) load() error {
 }
 
 // commit saves next, with the given run records, and adopts it. On failure
-// the actor keeps its previous state, which is still what the store holds.
+// the actor forgets its state and reloads it from the store before the next
+// command: a failed commit is almost always not applied, but the store, not
+// memory, has the last word.
 func (c *conversation) commit(next alice.Snapshot, runs []alice.RunRecord) error {
-	if err := c.rt.cfg.Store.Save(context.Background(), c.key, next, runs); err != nil {
+	if err := c.rt.cfg.Store.Save(context.Background(), c.key, c.snap, next, runs); err != nil {
+		c.loaded = false
 		return err
 	}
 	c.snap = next

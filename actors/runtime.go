@@ -60,12 +60,12 @@ type Config struct {
 	Hooks    Hooks
 
 	Shards         int           // shard actors; default 32
-	MaxLive        int           // live conversations kept in memory; default 100,000
+	MaxLive        int           // live conversations kept in memory; default 20,000
 	IdleTimeout    time.Duration // a conversation idle this long is passivated; default 10m
 	RequestTimeout time.Duration // wait for an answer when ctx has no deadline; default 30s
 	MaxBuffered    int           // requests held per passivating conversation; default 1,024
 
-	Workers    int           // task occurrences run at once; default 16
+	Workers    int           // task occurrences run at once; default 64 (they wait on I/O)
 	Queue      int           // occurrences waiting for a worker; default 1,024
 	JobTimeout time.Duration // bound on one occurrence; default 10m
 	TimerRetry time.Duration // a delivered due entry is delivered again after; default 1m
@@ -85,7 +85,7 @@ func (c *Config) setDefaults() {
 		c.Shards = 32
 	}
 	if c.MaxLive <= 0 {
-		c.MaxLive = 100_000
+		c.MaxLive = 20_000
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 10 * time.Minute
@@ -100,7 +100,7 @@ func (c *Config) setDefaults() {
 		c.Executor = noExecutor{}
 	}
 	if c.Workers <= 0 {
-		c.Workers = 16
+		c.Workers = 64
 	}
 	if c.Queue <= 0 {
 		c.Queue = 1024

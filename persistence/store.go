@@ -14,14 +14,18 @@ import (
 // SnapshotStore keeps one snapshot per conversation, with the indexes that
 // are derived from it.
 //
-// Save is durable when it returns nil: the snapshot, the given run records
-// and every index derived from the snapshot (tasks by id, due times) are on
-// disk in one transaction, so the indexes never disagree with it. Load of a
-// conversation that was never saved returns the zero Snapshot. Errors of a
-// closed or failing store carry alice.EUnavailable.
+// Save is durable when it returns nil: next, the given run records and every
+// index derived from the snapshot (tasks by id, due times) are on disk in one
+// transaction, so the indexes never disagree with it. prev is the snapshot
+// the caller last loaded or saved for key: each conversation has a single
+// writer, which knows it, and the store updates the indexes from the
+// difference without reading it back. After a failed Save the caller must
+// Load again before its next Save. Load of a conversation that was never
+// saved returns the zero Snapshot. Errors of a closed or failing store carry
+// alice.EUnavailable.
 type SnapshotStore interface {
 	Load(ctx context.Context, key alice.ConversationKey) (alice.Snapshot, error)
-	Save(ctx context.Context, key alice.ConversationKey, s alice.Snapshot, runs []alice.RunRecord) error
+	Save(ctx context.Context, key alice.ConversationKey, prev, next alice.Snapshot, runs []alice.RunRecord) error
 }
 
 // TaskFilter selects tasks of one bot for listing.

@@ -59,8 +59,12 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	opts := badger.DefaultOptions(filepath.Clean(dir)).
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{log.With("component", "badger")}).
-		// Small, bounded memory: snapshots are small and few are hot.
+		// Small, bounded memory: snapshots are small and few are hot. Two
+		// compactors (badger's minimum) and three memtables keep the
+		// builders' buffers, the largest use of memory under load, in check.
 		WithMemTableSize(16 << 20).
+		WithNumMemtables(3).
+		WithNumCompactors(2).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20)
 	db, err := badger.Open(opts)
@@ -89,9 +93,17 @@ func (s *Store) Close() error {
 func (s *Store) Load(_ context.Context, key alice.ConversationKey) (alice.Snapshot, error) {
 	var snap alice.Snapshot
 	err := s.db.View(func(txn *badger.Txn) error {
-		var err error
-		snap, err = loadSnapshot(txn, key)
-		return err
+		item, err := txn.Get(snapshotKey(key))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			snap, err = persistence.DecodeSnapshot(v)
+			return err
+		})
 	})
 	if err != nil {
 		return alice.Snapshot{}, storeError("load snapshot of "+key.String(), err)
@@ -99,38 +111,18 @@ func (s *Store) Load(_ context.Context, key alice.ConversationKey) (alice.Snapsh
 	return snap, nil
 }
 
-func loadSnapshot(txn *badger.Txn, key alice.ConversationKey) (alice.Snapshot, error) {
-	item, err := txn.Get(snapshotKey(key))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return alice.Snapshot{}, nil
-	}
-	if err != nil {
-		return alice.Snapshot{}, err
-	}
-	var snap alice.Snapshot
-	err = item.Value(func(v []byte) error {
-		snap, err = persistence.DecodeSnapshot(v)
-		return err
-	})
-	return snap, err
-}
-
-// Save writes the snapshot, the run records and the index changes it
-// implies in one transaction.
-func (s *Store) Save(_ context.Context, key alice.ConversationKey, snap alice.Snapshot, runs []alice.RunRecord) error {
-	value, err := persistence.EncodeSnapshot(snap)
+// Save writes the snapshot, the run records and the index changes from prev
+// to next in one transaction.
+func (s *Store) Save(_ context.Context, key alice.ConversationKey, prev, next alice.Snapshot, runs []alice.RunRecord) error {
+	value, err := persistence.EncodeSnapshot(next)
 	if err != nil {
 		return err
 	}
 	err = s.db.Update(func(txn *badger.Txn) error {
-		prev, err := loadSnapshot(txn, key)
-		if err != nil {
-			return err
-		}
 		if err := txn.Set(snapshotKey(key), value); err != nil {
 			return err
 		}
-		if err := updateTaskIndexes(txn, key, prev, snap); err != nil {
+		if err := updateTaskIndexes(txn, key, prev, next); err != nil {
 			return err
 		}
 		return writeRuns(txn, runs)

@@ -27,7 +27,7 @@ func TestSaveLoadAcrossReopen(t *testing.T) {
 	if got, err := s.Load(ctx, key); err != nil || got.Goal != nil {
 		t.Fatalf("Load of a new conversation = %+v, %v; want zero snapshot", got, err)
 	}
-	if err := s.Save(ctx, key, want, nil); err != nil {
+	if err := s.Save(ctx, key, alice.Snapshot{}, want, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -58,7 +58,7 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	}
 	s.Close()
 	key := alice.ConversationKey{Bot: "main", Scope: alice.Scope{Type: alice.ScopeChat, ID: "oc_1"}}
-	if err := s.Save(context.Background(), key, alice.Snapshot{}, nil); alice.ErrorCode(err) != alice.EUnavailable {
+	if err := s.Save(context.Background(), key, alice.Snapshot{}, alice.Snapshot{}, nil); alice.ErrorCode(err) != alice.EUnavailable {
 		t.Fatalf("Save on a closed store: %v (code %q), want %s", err, alice.ErrorCode(err), alice.EUnavailable)
 	}
 }

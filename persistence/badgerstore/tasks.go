@@ -1,7 +1,6 @@
 package badgerstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,7 +43,7 @@ func updateTaskIndexes(txn *badger.Txn, key alice.ConversationKey, prev, next al
 	for _, t := range next.Tasks {
 		before := old[t.ID]
 		delete(old, t.ID)
-		if before == nil || before.Task != t.Task && !sameTask(&before.Task, &t.Task) {
+		if before == nil || !before.Task.Equal(&t.Task) {
 			v, err := json.Marshal(indexedTask{Key: key.String(), Task: t.Task})
 			if err != nil {
 				return err
@@ -96,13 +95,6 @@ func sameDue(a, b *time.Time) bool {
 		return a == b
 	}
 	return a.UnixMilli() == b.UnixMilli()
-}
-
-// sameTask compares tasks by their stored form (the struct holds pointers).
-func sameTask(a, b *alice.Task) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
 // writeRuns stores run records and drops the ones that fall out of each

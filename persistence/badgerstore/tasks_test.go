@@ -50,9 +50,18 @@ func TestIndexesFollowTheSnapshot(t *testing.T) {
 		return ids
 	}
 
+	var prev alice.Snapshot
+	save := func(next alice.Snapshot, runs []alice.RunRecord) error {
+		err := s.Save(ctx, key, prev, next, runs)
+		if err == nil {
+			prev = next
+		}
+		return err
+	}
+
 	// Two active tasks: both indexed, due in time order.
 	a, b := taskState("task_a", alice.TaskActive, at(30)), taskState("task_b", alice.TaskActive, at(10))
-	if err := s.Save(ctx, key, alice.Snapshot{Tasks: []*alice.TaskState{a, b}}, nil); err != nil {
+	if err := save(alice.Snapshot{Tasks: []*alice.TaskState{a, b}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(dueIDs(*at(59))); got != "[task_b@10 task_a@30]" {
@@ -67,7 +76,7 @@ func TestIndexesFollowTheSnapshot(t *testing.T) {
 
 	// Move a, cancel b: the index follows; the task index shows the change.
 	a2, b2 := taskState("task_a", alice.TaskActive, at(40)), taskState("task_b", alice.TaskCancelled, nil)
-	if err := s.Save(ctx, key, alice.Snapshot{Tasks: []*alice.TaskState{a2, b2}}, nil); err != nil {
+	if err := save(alice.Snapshot{Tasks: []*alice.TaskState{a2, b2}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(dueIDs(*at(59))); got != "[task_a@40]" {
@@ -89,7 +98,7 @@ func TestIndexesFollowTheSnapshot(t *testing.T) {
 	for seq := 0; seq < alice.MaxRunsKeptPerTask+3; seq++ {
 		runs = append(runs, alice.RunRecord{TaskID: "task_a", Seq: seq, Run: alice.Run{OccurrenceID: fmt.Sprint("occ_", seq), Outcome: alice.OutcomeSkipped}})
 	}
-	if err := s.Save(ctx, key, alice.Snapshot{Tasks: []*alice.TaskState{&a3, b2}}, runs); err != nil {
+	if err := save(alice.Snapshot{Tasks: []*alice.TaskState{&a3, b2}}, runs); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(dueIDs(*at(59))); got != "[task_a@40]" {
@@ -101,7 +110,7 @@ func TestIndexesFollowTheSnapshot(t *testing.T) {
 	}
 
 	// Delete task a: its index entries and runs go with it.
-	if err := s.Save(ctx, key, alice.Snapshot{Tasks: []*alice.TaskState{b2}}, nil); err != nil {
+	if err := save(alice.Snapshot{Tasks: []*alice.TaskState{b2}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := dueIDs(*at(59)); len(got) != 0 {
@@ -131,10 +140,10 @@ func TestTasksListFiltersAndPages(t *testing.T) {
 		ut.ScopeType, ut.ScopeID = alice.ScopeUser, "ou_1"
 		chatTasks, userTasks = append(chatTasks, ct), append(userTasks, ut)
 	}
-	s.Save(ctx, chat, alice.Snapshot{Tasks: chatTasks}, nil)
-	s.Save(ctx, user, alice.Snapshot{Tasks: userTasks}, nil)
+	s.Save(ctx, chat, alice.Snapshot{}, alice.Snapshot{Tasks: chatTasks}, nil)
+	s.Save(ctx, user, alice.Snapshot{}, alice.Snapshot{Tasks: userTasks}, nil)
 	other := alice.ConversationKey{Bot: "other", Scope: chat.Scope}
-	s.Save(ctx, other, alice.Snapshot{Tasks: []*alice.TaskState{taskState("task_99", alice.TaskActive, nil)}}, nil)
+	s.Save(ctx, other, alice.Snapshot{}, alice.Snapshot{Tasks: []*alice.TaskState{taskState("task_99", alice.TaskActive, nil)}}, nil)
 
 	ids := func(ts []alice.Task) string {
 		out := ""
