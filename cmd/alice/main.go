@@ -5,6 +5,7 @@
 //	alice serve [--config FILE]    serve every configured bot
 //	alice token [--config FILE] [--bot ID]
 //	alice version
+//	alice goal | task | send | messages   client commands for skills
 package main
 
 import (
@@ -61,10 +62,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "alice", buildVersion())
 		return 0
 	case "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage+clientUsage)
 		return 0
+	case "goal":
+		return goalCmd(args, stdout, stderr)
+	case "task":
+		return taskCmd(args, stdout, stderr)
+	case "send":
+		return sendCmd(args, stdout, stderr)
+	case "messages":
+		return messagesCmd(args, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "alice: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "alice: unknown command %q\n\n%s%s", cmd, usage, clientUsage)
 		return 2
 	}
 }
