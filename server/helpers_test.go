@@ -19,7 +19,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 // instance is a real server on a free loopback port with a temp data dir.
 type instance struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	base   string // http://127.0.0.1:port of the first bot
 	token  string
@@ -27,7 +27,7 @@ type instance struct {
 }
 
 // start serves cfgYAML (its data_dir and addresses filled in when absent).
-func start(t *testing.T, dataDir, cfgYAML string, opts Options) *instance {
+func start(t testing.TB, dataDir, cfgYAML string, opts Options) *instance {
 	t.Helper()
 	if cfgYAML == "" {
 		cfgYAML = "bots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n"
@@ -76,7 +76,7 @@ type answer struct {
 	body   []byte
 }
 
-func (a answer) json(t *testing.T, v any) {
+func (a answer) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(a.body, v); err != nil {
 		t.Fatalf("body %q is not JSON: %v", a.body, err)
@@ -85,7 +85,7 @@ func (a answer) json(t *testing.T, v any) {
 
 // errorText returns the "error" field of a JSON error body, failing the
 // test if the body is not one.
-func (a answer) errorText(t *testing.T) string {
+func (a answer) errorText(t testing.TB) string {
 	t.Helper()
 	if ct := a.header.Get("Content-Type"); ct != "application/json" {
 		t.Fatalf("error Content-Type = %q, want application/json (body %q)", ct, a.body)

@@ -207,8 +207,30 @@ func TestMessageRequestsRefused(t *testing.T) {
 			}
 		})
 	}
-	// Nothing refused was stored; the conversation headers are required.
-	in.messages("oc_msg", 0)
+	// The limit is on the whole body: a multipart body of exactly 1 MB is
+	// served, one of 1 MB + 1 byte is not.
+	sized := func(total int) (string, []byte) {
+		_, empty := multipartBody(t, part{name: "file", filename: "f", data: nil})
+		overhead := len(empty) // the boundary is always 60 characters
+		return multipartBody(t, part{name: "file", filename: "f", data: bytes.Repeat([]byte{'x'}, total-overhead)})
+	}
+	for _, chunked := range []bool{false, true} {
+		ct, body := sized(1 << 20)
+		if len(body) != 1<<20 {
+			t.Fatalf("built %d bytes, want exactly 1 MB", len(body))
+		}
+		if a := in.upload("/api/v1/messages/file", ct, body, chunked, nil); a.status != 200 {
+			t.Fatalf("chunked=%v: exactly 1 MB of multipart: %d %s", chunked, a.status, a.body)
+		}
+		ct, body = sized(1<<20 + 1)
+		if a := in.upload("/api/v1/messages/file", ct, body, chunked, nil); a.status != 413 {
+			t.Fatalf("chunked=%v: 1 MB + 1 byte of multipart: %d, want 413", chunked, a.status)
+		}
+	}
+
+	// Only the two exactly-1 MB files were stored; the conversation headers
+	// are required.
+	in.messages("oc_msg", 2)
 	req, _ := http.NewRequest("POST", in.base+"/api/v1/messages/image", bytes.NewReader(okBody))
 	req.Header.Set("Authorization", "Bearer "+in.token)
 	req.Header.Set("Content-Type", okCT)
