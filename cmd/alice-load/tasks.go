@@ -120,30 +120,47 @@ func (l tasksLoad) run() error {
 	time.Sleep(time.Until(minute.Add(time.Minute)))
 	fmt.Printf("| resident memory while firing | %s | Go heap in use %s |\n", rss(), heapInUse())
 
-	// 4. Wait for every occurrence and read its lateness.
-	late := make([]time.Duration, l.due)
+	// 4. Wait for every occurrence with one light poller walking the tasks
+	// in due order, so that measuring does not compete with firing; then
+	// read every occurrence's lateness.
+	runsOf := func(id string) ([]alice.Run, error) {
+		req, _ := http.NewRequest("GET", base+"/api/v1/automation/tasks/"+id+"/runs", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var runs []alice.Run
+		return runs, json.NewDecoder(resp.Body).Decode(&runs)
+	}
 	deadline := time.Now().Add(10 * time.Minute)
+	for i := 0; i < l.due; {
+		runs, err := runsOf(ids[i])
+		if err != nil {
+			return err
+		}
+		if len(runs) == 1 && runs[0].StartedAt != nil {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("task %s never ran", ids[i])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	late := make([]time.Duration, l.due)
 	next.Store(0)
 	if _, err := l.fan(l.due, func(i int) error {
-		for {
-			req, _ := http.NewRequest("GET", base+"/api/v1/automation/tasks/"+ids[i]+"/runs", nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			resp, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			var runs []alice.Run
-			json.NewDecoder(resp.Body).Decode(&runs)
-			resp.Body.Close()
-			if len(runs) == 1 && runs[0].StartedAt != nil {
-				late[i] = runs[0].StartedAt.Sub(runs[0].ScheduledAt)
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("task %s never ran", ids[i])
-			}
-			time.Sleep(100 * time.Millisecond)
+		runs, err := runsOf(ids[i])
+		if err != nil {
+			return err
 		}
+		if len(runs) != 1 || runs[0].StartedAt == nil {
+			return fmt.Errorf("task %s has %d runs, want 1", ids[i], len(runs))
+		}
+		late[i] = runs[0].StartedAt.Sub(runs[0].ScheduledAt)
+		return nil
 	}, &next); err != nil {
 		return err
 	}
