@@ -147,7 +147,7 @@ func New(cfg Config) (*Runtime, error) {
 	cfg.setDefaults()
 	logger := cfg.Logger
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return logger.With("component", "protoactor")
+		return slog.New(demoteInfo{logger.Handler()}).With("component", "protoactor")
 	}))
 	rt := &Runtime{cfg: cfg, system: system, stopSweep: make(chan struct{})}
 
@@ -268,3 +268,27 @@ func (rt *Runtime) shardOf(key alice.ConversationKey) *actor.PID {
 }
 
 var errShuttingDown = &alice.Error{Code: alice.EUnavailable, Message: "the runtime is shutting down"}
+
+// demoteInfo logs protoactor's info lines (system started, and the like) at
+// debug level: routine for the library, noise for an operator. Warnings and
+// errors pass unchanged.
+type demoteInfo struct{ slog.Handler }
+
+func (d demoteInfo) Enabled(ctx context.Context, l slog.Level) bool {
+	return d.Handler.Enabled(ctx, d.level(l))
+}
+
+func (d demoteInfo) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = d.level(r.Level)
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d demoteInfo) WithAttrs(a []slog.Attr) slog.Handler { return demoteInfo{d.Handler.WithAttrs(a)} }
+func (d demoteInfo) WithGroup(n string) slog.Handler      { return demoteInfo{d.Handler.WithGroup(n)} }
+
+func (demoteInfo) level(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
+}

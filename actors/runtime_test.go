@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -278,4 +279,18 @@ func TestPassivationKeepsState(t *testing.T) {
 		t.Fatal("no conversation was re-activated after passivation")
 	}
 	t.Logf("%d passivations; %d of %d conversations re-activated", life.passivated.Load(), reactivated, conversations)
+}
+
+func TestProtoactorInfoLogsAreDebug(t *testing.T) {
+	for _, tt := range []struct {
+		level slog.Level
+		shown bool
+	}{{slog.LevelInfo, false}, {slog.LevelDebug, true}} {
+		var logs strings.Builder
+		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: tt.level}))
+		startRuntime(t, Config{Store: openStore(t, t.TempDir()), Logger: logger})
+		if got := strings.Contains(logs.String(), "actor system started"); got != tt.shown {
+			t.Errorf("at %s, protoactor's start line shown = %v, want %v: %q", tt.level, got, tt.shown, logs.String())
+		}
+	}
 }

@@ -187,3 +187,15 @@ func TestConfiguredTokenWins(t *testing.T) {
 		t.Fatalf("a token file was written although one is configured: %v", err)
 	}
 }
+
+func TestExampleConfigParses(t *testing.T) {
+	t.Setenv("ALICE_EXAMPLE_FEISHU_SECRET", "secret")
+	t.Setenv("ALICE_EXAMPLE_OPENAI_KEY", "key")
+	c, err := Load(filepath.Join("..", "testdata", "alice.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Bots) != 2 || c.Bots[0].ID != "feishu-bot" || c.Bots[0].Addr != "127.0.0.1:7332" || c.Bots[1].Addr != "127.0.0.1:7331" || c.Bots[0].Feishu == nil || c.Bots[1].LLM == nil {
+		t.Fatalf("bots = %+v", c.Bots)
+	}
+}
