@@ -200,12 +200,7 @@ func (a *api) listMessages(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errNoOutbox)
 		return
 	}
-	q, err := query(r, "limit", "offset")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	offset, limit, err := page(q)
+	_, offset, limit, err := listQuery(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return

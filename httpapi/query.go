@@ -34,6 +34,16 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 	return q, nil
 }
 
+// listQuery reads a list endpoint's query string: limit and offset, and the
+// extra parameters the endpoint allows.
+func listQuery(r *http.Request, extra ...string) (q url.Values, offset, limit int, err error) {
+	if q, err = query(r, append([]string{"limit", "offset"}, extra...)...); err != nil {
+		return nil, 0, 0, err
+	}
+	offset, limit, err = page(q)
+	return q, offset, limit, err
+}
+
 // page reads limit (1–200, default 50) and offset (>= 0, default 0).
 func page(q url.Values) (offset, limit int, err error) {
 	limit, offset = 50, 0

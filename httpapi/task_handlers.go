@@ -45,12 +45,7 @@ func (a *api) createTask(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) listTasks(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "limit", "offset", "status", "scope_type", "scope_id")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	offset, limit, err := page(q)
+	q, offset, limit, err := listQuery(r, "status", "scope_type", "scope_id")
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -142,12 +137,7 @@ func (a *api) deleteTask(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "limit", "offset")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	offset, limit, err := page(q)
+	_, offset, limit, err := listQuery(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -85,29 +85,11 @@ func (s *Store) PutMessage(_ context.Context, bot string, scope alice.Scope, it 
 
 // Messages implements outbox.Store.
 func (s *Store) Messages(_ context.Context, bot string, scope alice.Scope, offset, limit int) ([]outbox.Item, int, error) {
-	out := []outbox.Item{}
-	total := 0
-	err := s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = messagePrefix(bot, scope)
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if total >= offset && len(out) < limit {
-				var m outbox.Item
-				if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &m) }); err != nil {
-					return err
-				}
-				out = append(out, m)
-			}
-			total++
-		}
-		return nil
-	})
+	items, total, err := listPage[outbox.Item](s.db, messagePrefix(bot, scope), offset, limit)
 	if err != nil {
 		return nil, 0, storeError("list messages", err)
 	}
-	return out, total, nil
+	return items, total, nil
 }
 
 // MessageContent implements outbox.Store. A message of another conversation

@@ -201,29 +201,38 @@ func matches(t *alice.Task, f persistence.TaskFilter) bool {
 
 // Runs implements persistence.TaskIndex.
 func (s *Store) Runs(_ context.Context, taskID string, offset, limit int) ([]alice.Run, int, error) {
-	out := []alice.Run{}
+	runs, total, err := listPage[alice.Run](s.db, runPrefix(taskID), offset, limit)
+	if err != nil {
+		return nil, 0, storeError("list runs of "+taskID, err)
+	}
+	return runs, total, nil
+}
+
+// listPage decodes the JSON values under prefix from offset, at most limit
+// of them, in key order, and counts all keys under prefix. Only the page's
+// values are read; the rest are counted from the keys.
+func listPage[T any](db *badger.DB, prefix []byte, offset, limit int) ([]T, int, error) {
+	out := []T{}
 	total := 0
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := db.View(func(txn *badger.Txn) error {
 		opts := badger.DefaultIteratorOptions
-		opts.Prefix = runPrefix(taskID)
+		opts.PrefetchValues = false
+		opts.Prefix = prefix
 		it := txn.NewIterator(opts)
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			if total >= offset && len(out) < limit {
-				var r alice.Run
-				if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+				var v T
+				if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
 					return err
 				}
-				out = append(out, r)
+				out = append(out, v)
 			}
 			total++
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, 0, storeError("list runs of "+taskID, err)
-	}
-	return out, total, nil
+	return out, total, err
 }
 
 // DueBy implements persistence.DueIndex with a key-only scan.
