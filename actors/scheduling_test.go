@@ -291,11 +291,13 @@ func TestDuplicateDeliveriesAreIgnored(t *testing.T) {
 	}
 }
 
-// TestInterruptedOccurrenceResumesWithTheSameID stops a runtime while an
-// occurrence runs (as a crash would leave it), and expects the next runtime
-// on the same store to run it again under the same occurrence id and record
-// it once.
-func TestInterruptedOccurrenceResumesWithTheSameID(t *testing.T) {
+// interrupted stops a runtime while an occurrence runs (as a crash would
+// leave it: the occurrence in flight in the store) and returns a fresh
+// runtime on the same store, the task, and what the first runtime executed.
+// The new runtime starts with its clock before the slot, so its timer loop
+// does not resume the occurrence until the caller calls resumeAt.
+func interrupted(t *testing.T) (*sched, alice.Task, *recorder) {
+	t.Helper()
 	dir := t.TempDir()
 	clock := fakeclock.New(t0)
 	policies := map[string]BotPolicy{"main": {Rules: alice.TaskRules{Zone: time.UTC}, CatchUpWindow: time.Hour}}
@@ -317,15 +319,29 @@ func TestInterruptedOccurrenceResumesWithTheSameID(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	rt1.Shutdown(ctx) // the stuck occurrence is abandoned, as in a crash
+	rt1.Shutdown(ctx) // the stuck occurrence is abandoned
 	cancel()
 	store1.Close()
 
+	clock.Set(t0)
 	s2 := &sched{t: t, clock: clock, exec: newRecorder()}
 	s2.store = openStore(t, dir)
 	s2.rt = startRuntime(t, Config{Store: s2.store, Clock: clock, Executor: s2.exec, Policies: policies})
-	clock.Advance(time.Second)
-	s2.rt.RunDue(context.Background())
+	return s2, task, stuck
+}
+
+// resumeAt moves the clock past the interrupted slot and delivers it.
+func (s *sched) resumeAt() {
+	s.clock.Set(t0.Add(time.Minute + time.Second))
+	s.rt.RunDue(context.Background())
+}
+
+// TestInterruptedOccurrenceResumesWithTheSameID expects the next runtime to
+// run an interrupted occurrence again under the same occurrence id and
+// record it once.
+func TestInterruptedOccurrenceResumesWithTheSameID(t *testing.T) {
+	s2, task, stuck := interrupted(t)
+	s2.resumeAt()
 	runs := s2.awaitRuns(task.ID, 1)
 	stuck.mu.Lock()
 	first := fmt.Sprint(stuck.calls)
@@ -338,6 +354,25 @@ func TestInterruptedOccurrenceResumesWithTheSameID(t *testing.T) {
 	}
 	if runs[0].Outcome != alice.OutcomeSucceeded || !runs[0].StartedAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("run = %+v; want the original start time", runs[0])
+	}
+}
+
+// TestInterruptedThenCancelledIsNotResumed cancels the task after the
+// restart: its interrupted occurrence must not run again.
+func TestInterruptedThenCancelledIsNotResumed(t *testing.T) {
+	s2, task, _ := interrupted(t)
+	var patch alice.TaskInput
+	json.Unmarshal([]byte(`{"status":"cancelled"}`), &patch)
+	if _, err := PatchTask(context.Background(), s2.rt, chatKey(1), task.ID, patch); err != nil {
+		t.Fatal(err)
+	}
+	s2.resumeAt()
+	runs := s2.awaitRuns(task.ID, 1)
+	if runs[0].Outcome != alice.OutcomeSkipped {
+		t.Fatalf("run = %+v, want skipped", runs[0])
+	}
+	if calls, _ := s2.exec.total(); calls != 0 {
+		t.Fatalf("the cancelled task's occurrence ran %d times after the restart", calls)
 	}
 }
 
@@ -354,5 +389,47 @@ func TestTimerWakesEarlyForAnEarlierDueTime(t *testing.T) {
 	runs := s.awaitRuns(soon.ID, 1)
 	if runs[0].StartedAt.Before(*soon.NextRunAt) {
 		t.Fatalf("started at %s, before its time %s", runs[0].StartedAt, soon.NextRunAt)
+	}
+}
+
+// TestCancelWhileQueuedIsSkipped fills the only worker, queues a second
+// occurrence behind it, cancels that task, and expects the queued occurrence
+// never to run and to be recorded as skipped.
+func TestCancelWhileQueuedIsSkipped(t *testing.T) {
+	s := newSched(t, Config{Workers: 1, Queue: 1})
+	s.exec.gate = make(chan struct{})
+	ctx := context.Background()
+	busy := s.create(1, `,"run_at":"2025-03-07T17:01:00Z"`)
+	queued := s.create(2, `,"run_at":"2025-03-07T17:01:00Z"`)
+	s.clock.Advance(time.Minute)
+	s.rt.RunDue(ctx)
+	var patch alice.TaskInput
+	json.Unmarshal([]byte(`{"status":"cancelled"}`), &patch)
+	// Whichever task took the worker, cancel the other one.
+	s.exec.mu.Lock()
+	running := len(s.exec.calls)
+	_, busyRan := s.exec.calls[alice.OccurrenceID(busy.ID, t0.Add(time.Minute))]
+	s.exec.mu.Unlock()
+	if running != 1 {
+		t.Fatalf("%d occurrences running on one worker", running)
+	}
+	victim, victimConv, other := queued, 2, busy
+	if !busyRan {
+		victim, victimConv, other = busy, 1, queued
+	}
+	if _, err := PatchTask(ctx, s.rt, chatKey(victimConv), victim.ID, patch); err != nil {
+		t.Fatal(err)
+	}
+	close(s.exec.gate)
+	s.awaitRuns(other.ID, 1)
+	runs := s.awaitRuns(victim.ID, 1)
+	if runs[0].Outcome != alice.OutcomeSkipped || runs[0].StartedAt != nil {
+		t.Fatalf("cancelled queued occurrence recorded as %+v, want skipped and never started", runs[0])
+	}
+	if calls, _ := s.exec.total(); calls != 1 {
+		t.Fatalf("%d occurrences executed, want only the one that held the worker", calls)
+	}
+	if got := s.taskNow(victim.ID); got.Status != alice.TaskCancelled || got.RunCount != 0 {
+		t.Fatalf("cancelled task = %+v", got)
 	}
 }

@@ -123,13 +123,12 @@ func (s *shard) refused(ctx actor.Context, who *actor.PID) {
 	if !ok || s.stopping[c.key] != c {
 		return
 	}
-	delete(s.stopping, c.key)
 	if s.draining {
 		// Shutdown does not wait for in-flight work to be polite: stop it.
-		s.stopping[c.key] = c
 		ctx.Poison(c.pid)
 		return
 	}
+	delete(s.stopping, c.key)
 	c.lastUsed = s.rt.cfg.Clock.Now()
 	s.live.Add(c.key, c)
 	s.flush(ctx, c)

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -237,6 +238,9 @@ func (c *conversation) due(d timerDue) (dueAnswer, error) {
 // delivery is at least once and its record exactly once; older, it is
 // recorded as failed.
 func (c *conversation) resume(ts *alice.TaskState, now time.Time, policy BotPolicy) (dueAnswer, error) {
+	if ts.Status == alice.TaskCancelled {
+		return dueStarted, c.finish(jobDone{taskID: ts.ID, occurrenceID: ts.InFlight.ID, finishedAt: now, err: errCancelledBeforeRun})
+	}
 	if now.Sub(ts.InFlight.ScheduledAt) > policy.CatchUpWindow {
 		return dueStarted, c.finish(jobDone{
 			taskID: ts.ID, occurrenceID: ts.InFlight.ID, finishedAt: now,
@@ -273,12 +277,17 @@ func (c *conversation) finish(d jobDone) error {
 	next.InFlight = nil
 	started, finished := occ.StartedAt, d.finishedAt.UTC()
 	run := alice.Run{OccurrenceID: occ.ID, ScheduledAt: occ.ScheduledAt, StartedAt: &started, FinishedAt: &finished, Outcome: alice.OutcomeSucceeded, MessageID: d.messageID}
-	next.RunCount++
-	next.LastRunAt = &started
-	next.LastError = ""
-	if d.err != nil {
+	switch {
+	case errors.Is(d.err, errCancelledBeforeRun):
+		// It never ran: a skipped occurrence, not a run.
+		run = alice.Run{OccurrenceID: occ.ID, ScheduledAt: occ.ScheduledAt, Outcome: alice.OutcomeSkipped, Error: d.err.Error()}
+	case d.err != nil:
 		run.Outcome, run.Error = alice.OutcomeFailed, d.err.Error()
-		next.LastError = run.Error
+		next.RunCount++
+		next.LastRunAt, next.LastError = &started, run.Error
+	default:
+		next.RunCount++
+		next.LastRunAt, next.LastError = &started, ""
 	}
 	if next.Cron == "" && next.NextRunAt == nil && next.Status == alice.TaskActive {
 		next.Status = alice.TaskCompleted
