@@ -59,6 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "token":
 		return token(args, stdout, stderr)
 	case "version":
+		if len(args) > 0 {
+			fmt.Fprint(stdout, "Usage: alice version\n\nPrints the version of this alice.\n")
+			return 0
+		}
 		fmt.Fprintln(stdout, "alice", buildVersion())
 		return 0
 	case "help":

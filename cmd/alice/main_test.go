@@ -32,6 +32,7 @@ func TestCommands(t *testing.T) {
 		stderr string // regexp
 	}{
 		{"version", []string{"version"}, 0, `^alice \S+\n$`, `^$`},
+		{"version --help", []string{"version", "--help"}, 0, `^Usage: alice version`, `^$`},
 		{"help", []string{"help"}, 0, `alice token`, `^$`},
 		{"serve --help", []string{"serve", "--help"}, 0, `^$`, `Usage: alice serve`},
 		{"token --help", []string{"token", "--help"}, 0, `^$`, `Usage: alice token`},
