@@ -98,13 +98,23 @@ func (a *api) getTask(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, task)
 }
 
-func (a *api) patchTask(w http.ResponseWriter, r *http.Request) {
+// writableTask gates a write to the :taskID task and finds its owner,
+// answering the request itself when either fails.
+func (a *api) writableTask(w http.ResponseWriter, r *http.Request) (alice.Task, alice.ConversationKey, bool) {
 	if !a.canAutomate(w, r) {
-		return
+		return alice.Task{}, alice.ConversationKey{}, false
 	}
 	task, key, err := a.findTask(r)
 	if err != nil {
 		a.fail(w, r, err)
+		return alice.Task{}, alice.ConversationKey{}, false
+	}
+	return task, key, true
+}
+
+func (a *api) patchTask(w http.ResponseWriter, r *http.Request) {
+	task, key, ok := a.writableTask(w, r)
+	if !ok {
 		return
 	}
 	var patch alice.TaskInput
@@ -121,12 +131,8 @@ func (a *api) patchTask(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) deleteTask(w http.ResponseWriter, r *http.Request) {
-	if !a.canAutomate(w, r) {
-		return
-	}
-	task, key, err := a.findTask(r)
-	if err != nil {
-		a.fail(w, r, err)
+	task, key, ok := a.writableTask(w, r)
+	if !ok {
 		return
 	}
 	if err := actors.DeleteTask(r.Context(), a.cfg.Router, key, task.ID); err != nil {
