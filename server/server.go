@@ -35,8 +35,9 @@ import (
 type Options struct {
 	Logger *slog.Logger // default: slog.Default()
 	Clock  alice.Clock  // default: the system clock
-	// Actors overrides actor runtime settings (shards, caps, idle timeout);
-	// its Store, Clock, IDs and Logger are filled in by New.
+	// Actors overrides actor runtime settings (shards, caps, idle timeout,
+	// workers); its Store, Clock, IDs, Logger, Policies and Executor are
+	// filled in by New from the configuration.
 	Actors actors.Config
 	// MaxConnsPerBot bounds open connections per listener; default 1,024.
 	// Connections beyond it wait in the kernel's accept queue.
@@ -51,7 +52,7 @@ type Server struct {
 	store     *badgerstore.Store
 	runtime   *actors.Runtime
 	bots      []*bot
-	outboxes  []*outbox.Outbox // by bot, in id order
+	outboxes  []*outbox.Outbox // by bot, in id order; nil for bots that send to Feishu
 	stopping  atomic.Bool
 	stopPrune chan struct{}
 	pruned    sync.WaitGroup
