@@ -78,10 +78,18 @@ bots:
 			tasks[task["id"].(string)] = want{conv, text}
 		}
 	}
-	// Kill in the middle of the firing window: some done, some running.
-	time.Sleep(time.Until(start.Add(1800 * time.Millisecond)))
+	// Kill in the middle of the firing window: as soon as some tasks have
+	// completed, while later slots (up to 1.75 s after the first) are still
+	// to come and some LLM occurrences are running.
 	var done []alice.Task
-	doneBefore := p.get(t, "/api/v1/automation/tasks?status=completed&limit=200", "", &done)
+	var doneBefore string
+	for deadline := time.Now().Add(20 * time.Second); len(done) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no task completed within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+		doneBefore = p.get(t, "/api/v1/automation/tasks?status=completed&limit=200", "", &done)
+	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.cmd.Wait()
 	if n := len(done); n == 0 || n == len(tasks) {
