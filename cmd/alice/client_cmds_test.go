@@ -14,11 +14,9 @@ import (
 // TestClientCommands drives a real server with the client commands, set up
 // only through the environment, as a skill would be.
 func TestClientCommands(t *testing.T) {
-	bin := buildAlice(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alice.yaml")
-	os.WriteFile(cfg, []byte("data_dir: data\nbots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: durable-test-token-123\n"), 0o600)
-	p := startAlice(t, bin, cfg)
+	cfg := writeConfig(t, "data_dir: data\nbots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: durable-test-token-123\n")
+	p := startAlice(t, cfg)
+	dir := filepath.Dir(cfg)
 	t.Setenv("ALICE_RUNTIME_API_BASE_URL", p.base)
 	t.Setenv("ALICE_RUNTIME_API_TOKEN", "durable-test-token-123")
 	t.Setenv("ALICE_RECEIVE_ID_TYPE", "chat_id")

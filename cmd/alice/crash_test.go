@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -43,10 +41,7 @@ func (p *process) get(t *testing.T, path, conv string, v any) string {
 // exactly once (the resumed occurrences reuse their idempotency keys).
 func TestCrashWhileTasksFire(t *testing.T) {
 	const conversations, perConversation = 5, 8
-	bin := buildAlice(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alice.yaml")
-	os.WriteFile(cfg, []byte(`data_dir: data
+	cfg := writeConfig(t, `data_dir: data
 bots:
   main:
     runtime_http_addr: 127.0.0.1:0
@@ -55,9 +50,9 @@ bots:
     catch_up_window: 1h
     llm:
       command: ["sh", "-c", "sleep 0.4; tr a-z A-Z"]
-`), 0o600)
+`)
 
-	p := startAlice(t, bin, cfg)
+	p := startAlice(t, cfg)
 	type want struct{ conv, text string }
 	tasks := map[string]want{}
 	start := time.Now()
@@ -96,7 +91,7 @@ bots:
 		t.Fatalf("%s of %d tasks had completed when the process was killed; the kill must land mid-way for this test to mean anything", doneBefore, len(tasks))
 	}
 
-	p = startAlice(t, bin, cfg)
+	p = startAlice(t, cfg)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var done []alice.Task

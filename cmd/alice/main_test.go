@@ -70,15 +70,36 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-// buildAlice compiles the real binary once per test that needs it.
-func buildAlice(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "alice")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+// aliceBin is the real binary, built once for the package by TestMain and
+// only read afterwards.
+var aliceBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "alice-bin-")
 	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	return bin
+	aliceBin = filepath.Join(dir, "alice")
+	if out, err := exec.Command("go", "build", "-o", aliceBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// writeConfig writes a config file (data under its own directory) into a
+// fresh temp dir and returns its path.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "alice.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // process is a running alice binary.
@@ -87,9 +108,9 @@ type process struct {
 	base string
 }
 
-func startAlice(t *testing.T, bin, configPath string) *process {
+func startAlice(t *testing.T, configPath string) *process {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--config", configPath)
+	cmd := exec.Command(aliceBin, "serve", "--config", configPath)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -134,12 +155,8 @@ func (p *process) request(t *testing.T, method, path, body, conv string) (int, m
 // with SIGKILL straight after the last answer, and expects a restarted
 // process to find exactly what was acknowledged.
 func TestKill9AfterAnswerLosesNothing(t *testing.T) {
-	bin := buildAlice(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alice.yaml")
-	os.WriteFile(cfg, []byte("data_dir: data\nbots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: durable-test-token-123\n    rate_limit_per_minute: 0\n"), 0o600)
-
-	p := startAlice(t, bin, cfg)
+	cfg := writeConfig(t, "data_dir: data\nbots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: durable-test-token-123\n    rate_limit_per_minute: 0\n")
+	p := startAlice(t, cfg)
 	want := map[string]string{} // conversation → acknowledged status
 	for i := 0; i < 20; i++ {
 		conv := fmt.Sprintf("oc_%d", i)
@@ -159,7 +176,7 @@ func TestKill9AfterAnswerLosesNothing(t *testing.T) {
 	}
 	p.cmd.Wait()
 
-	p = startAlice(t, bin, cfg)
+	p = startAlice(t, cfg)
 	deadline := time.Now().Add(10 * time.Second)
 	for conv, status := range want {
 		code, g := p.request(t, "GET", "/api/v1/goal", "", conv)
@@ -175,11 +192,8 @@ func TestKill9AfterAnswerLosesNothing(t *testing.T) {
 // TestSigtermShutsDownCleanly checks the contract's graceful shutdown: exit
 // code 0 after SIGTERM.
 func TestSigtermShutsDownCleanly(t *testing.T) {
-	bin := buildAlice(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alice.yaml")
-	os.WriteFile(cfg, []byte("data_dir: data\nbots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: durable-test-token-123\n"), 0o600)
-	p := startAlice(t, bin, cfg)
+	cfg := writeConfig(t, "data_dir: data\nbots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: durable-test-token-123\n")
+	p := startAlice(t, cfg)
 	if code, _ := p.request(t, "POST", "/api/v1/goal", `{"description":"x"}`, "oc_1"); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
