@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,14 +79,9 @@ func goalCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 func sendCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("alice send", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("alice send", "Usage: alice send image FILE [--caption TEXT]\n       alice send file FILE [--filename NAME] [--caption TEXT]\n", stderr)
 	caption := fs.String("caption", "", "text delivered with the attachment")
 	name := fs.String("filename", "", "display name of a file (default: its name)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: alice send image FILE [--caption TEXT]\n       alice send file FILE [--filename NAME] [--caption TEXT]\n\n")
-		fs.PrintDefaults()
-	}
 	if len(args) < 2 || (args[0] != "image" && args[0] != "file") {
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
 			fs.SetOutput(stdout)
@@ -112,14 +106,9 @@ func sendCmd(args []string, stdout, stderr io.Writer) int {
 
 func messagesCmd(args []string, stdout, stderr io.Writer) int {
 	printAnswer := answerPrinter(stdout, stderr)
-	fs := flag.NewFlagSet("alice messages", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("alice messages", "Usage: alice messages [--limit N] [--offset N]\n\nLists the conversation's messages in the local outbox, oldest first.\n", stderr)
 	limit := fs.Int("limit", 50, "at most this many (1-200)")
 	offset := fs.Int("offset", 0, "skip this many")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: alice messages [--limit N] [--offset N]\n\nLists the conversation's messages in the local outbox, oldest first.\n\n")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -150,8 +139,7 @@ func taskCmd(args []string, stdout, stderr io.Writer) int {
 	case "create":
 		return taskCreate(c, args[1:], stdout, stderr)
 	case "list":
-		fs := flag.NewFlagSet("alice task list", flag.ContinueOnError)
-		fs.SetOutput(stderr)
+		fs := newFlags("alice task list", "Usage: alice task list [--status STATUS] [--limit N] [--offset N]\n", stderr)
 		status := fs.String("status", "", "active, completed or cancelled")
 		limit := fs.Int("limit", 50, "at most this many (1-200)")
 		offset := fs.Int("offset", 0, "skip this many")
@@ -184,8 +172,7 @@ func taskCmd(args []string, stdout, stderr io.Writer) int {
 
 func taskCreate(c *client.Client, args []string, stdout, stderr io.Writer) int {
 	printAnswer := answerPrinter(stdout, stderr)
-	fs := flag.NewFlagSet("alice task create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("alice task create", "Usage: alice task create [flags]\n\nCreates a task; without --cron or --run-at it runs at once.\n", stderr)
 	scope := c.Conversation.Scope()
 	fields := map[string]*string{
 		"scope_type": fs.String("scope-type", string(scope.Type), "chat or user (default: the current conversation's)"),

@@ -83,14 +83,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("alice serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("alice serve", "Usage: alice serve [--config FILE] [--log-level LEVEL]\n\nServes every configured bot until SIGINT or SIGTERM.\n", stderr)
 	configPath := fs.String("config", "", "YAML configuration `file` (default: one bot, no file needed)")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: alice serve [--config FILE] [--log-level LEVEL]\n\nServes every configured bot until SIGINT or SIGTERM.\n\n")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -143,14 +138,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 }
 
 func token(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("alice token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("alice token", "Usage: alice token [--config FILE] [--bot ID]\n\nPrints a bot's API token: the configured one, or the one generated in\nthe data directory (generating it if the bot has never run).\n", stderr)
 	configPath := fs.String("config", "", "YAML configuration `file`")
 	botID := fs.String("bot", "", "bot `id` (default: the first bot in id order)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage: alice token [--config FILE] [--bot ID]\n\nPrints a bot's API token: the configured one, or the one generated in\nthe data directory (generating it if the bot has never run).\n\n")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -174,6 +164,18 @@ func token(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, tok)
 	return 0
+}
+
+// newFlags is a command's flag set: errors and --help go to stderr, and the
+// help is usage followed by the flags.
+func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage+"\n")
+		fs.PrintDefaults()
+	}
+	return fs
 }
 
 // parseFlags parses args; done reports that the command should exit now
