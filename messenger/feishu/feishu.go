@@ -249,31 +249,25 @@ func tokenRejected(code int) bool {
 // answers with backoff, up to Retries times; it refreshes the token once
 // when the platform rejects it; it never retries a business error.
 func (c *Client) call(ctx context.Context, op, path, contentType string, body []byte, out any) error {
-	refreshed := false
-	for attempt := 0; ; attempt++ {
+	for refreshed := false; ; refreshed = true {
 		token, err := c.tenantToken(ctx)
 		if err != nil {
 			return err
 		}
-		env, status, err := c.do(ctx, path, contentType, body, token)
-		retryable := err != nil || status >= 500
-		if retryable {
-			if attempt >= c.cfg.Retries || ctx.Err() != nil {
-				if err == nil {
-					err = fmt.Errorf("HTTP %d", status)
-				}
-				return upstream(op, fmt.Sprintf("failed after %d attempts: %v", attempt+1, err))
-			}
-			c.cfg.Logger.Warn("feishu request failed; retrying", "op", op, "attempt", attempt+1, "status", status, "err", err)
-			if err := sleep(ctx, c.cfg.Backoff<<attempt); err != nil {
-				return upstream(op, err.Error())
-			}
-			continue
+		var status int
+		var data []byte
+		if err := c.retrying(ctx, op, func() (int, error) {
+			status, data, err = c.roundTrip(ctx, path, contentType, body, token)
+			return status, err
+		}); err != nil {
+			return err
+		}
+		var env envelope
+		if json.Unmarshal(data, &env) != nil {
+			return upstream(op, fmt.Sprintf("HTTP %d with a body that is not JSON", status))
 		}
 		if tokenRejected(env.Code) && !refreshed {
-			refreshed = true
 			c.forgetToken(token)
-			attempt-- // a refresh is not a failed attempt
 			continue
 		}
 		if env.Code != 0 {
@@ -291,12 +285,33 @@ func (c *Client) call(ctx context.Context, op, path, contentType string, body []
 	}
 }
 
-// do sends one request and decodes the envelope. A non-JSON answer is an
-// error only for 5xx (retried) or when there is no status to go by.
-func (c *Client) do(ctx context.Context, path, contentType string, body []byte, token string) (envelope, int, error) {
+// retrying runs try until it gets an answer below 500, retrying transport
+// errors and 5xx answers with exponential backoff, up to Retries times.
+func (c *Client) retrying(ctx context.Context, op string, try func() (status int, err error)) error {
+	for attempt := 0; ; attempt++ {
+		status, err := try()
+		if err == nil && status < 500 {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("HTTP %d", status)
+		}
+		if attempt >= c.cfg.Retries || ctx.Err() != nil {
+			return upstream(op, fmt.Sprintf("failed after %d attempts: %v", attempt+1, err))
+		}
+		c.cfg.Logger.Warn("feishu request failed; retrying", "op", op, "attempt", attempt+1, "err", err)
+		if err := sleep(ctx, c.cfg.Backoff<<attempt); err != nil {
+			return upstream(op, err.Error())
+		}
+	}
+}
+
+// roundTrip makes one POST (with the bearer token unless it is "") and
+// returns the status and at most 1 MB of the answer.
+func (c *Client) roundTrip(ctx context.Context, path, contentType string, body []byte, token string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
-		return envelope{}, 0, err
+		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", contentType)
 	if token != "" {
@@ -304,18 +319,11 @@ func (c *Client) do(ctx context.Context, path, contentType string, body []byte, 
 	}
 	resp, err := c.cfg.HTTP.Do(req)
 	if err != nil {
-		return envelope{}, 0, err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return envelope{}, resp.StatusCode, err
-	}
-	var env envelope
-	if json.Unmarshal(data, &env) != nil && resp.StatusCode < 500 {
-		return envelope{Code: -1, Msg: fmt.Sprintf("HTTP %d with a body that is not JSON", resp.StatusCode)}, resp.StatusCode, nil
-	}
-	return env, resp.StatusCode, nil
+	return resp.StatusCode, data, err
 }
 
 // tenantToken returns the cached token, fetching a new one when there is
@@ -327,42 +335,29 @@ func (c *Client) tenantToken(ctx context.Context) (string, error) {
 	if c.token != "" && now.Before(c.expires) {
 		return c.token, nil
 	}
+	const op = "get tenant access token"
 	body, _ := json.Marshal(map[string]string{"app_id": c.cfg.AppID, "app_secret": c.cfg.AppSecret})
+	var status int
+	var data []byte
+	err := c.retrying(ctx, op, func() (int, error) {
+		var err error
+		status, data, err = c.roundTrip(ctx, "/open-apis/auth/v3/tenant_access_token/internal", "application/json; charset=utf-8", body, "")
+		return status, err
+	})
+	if err != nil {
+		return "", err
+	}
 	var answer struct {
 		Code   int    `json:"code"`
 		Msg    string `json:"msg"`
 		Token  string `json:"tenant_access_token"`
 		Expire int    `json:"expire"`
 	}
-	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+"/open-apis/auth/v3/tenant_access_token/internal", bytes.NewReader(body))
-		if err != nil {
-			return "", err
-		}
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
-		resp, err := c.cfg.HTTP.Do(req)
-		status := 0
-		if err == nil {
-			status = resp.StatusCode
-			data, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-			if rerr == nil && status < 500 {
-				if json.Unmarshal(data, &answer) != nil {
-					return "", upstream("get tenant access token", fmt.Sprintf("HTTP %d with a body that is not JSON", status))
-				}
-				break
-			}
-			err = rerr
-		}
-		if attempt >= c.cfg.Retries || ctx.Err() != nil {
-			return "", upstream("get tenant access token", fmt.Sprintf("failed after %d attempts: HTTP %d %v", attempt+1, status, err))
-		}
-		if err := sleep(ctx, c.cfg.Backoff<<attempt); err != nil {
-			return "", upstream("get tenant access token", err.Error())
-		}
+	if json.Unmarshal(data, &answer) != nil {
+		return "", upstream(op, fmt.Sprintf("HTTP %d with a body that is not JSON", status))
 	}
 	if answer.Code != 0 || answer.Token == "" {
-		return "", upstreamCode("get tenant access token", answer.Code, answer.Msg)
+		return "", upstreamCode(op, answer.Code, answer.Msg)
 	}
 	life := time.Duration(answer.Expire)*time.Second - 5*time.Minute
 	c.token, c.expires = answer.Token, now.Add(max(life, time.Minute))
