@@ -35,7 +35,7 @@ func ParseScope(typ, id string) (Scope, error) {
 	case "":
 		return Scope{}, Errorf(EInvalid, "scope_type is required: chat or user")
 	default:
-		return Scope{}, Errorf(EInvalid, "scope_type %q is not chat or user", typ)
+		return Scope{}, Errorf(EInvalid, "scope_type %s is not chat or user", Quote(typ))
 	}
 	if err := CheckID("scope_id", id); err != nil {
 		return Scope{}, err
@@ -49,6 +49,8 @@ func CheckID(field, id string) error {
 	switch {
 	case id == "":
 		return Errorf(EInvalid, "%s is required", field)
+	case strings.TrimSpace(id) == "":
+		return Errorf(EInvalid, "%s must not be blank", field)
 	case len(id) > MaxIDBytes:
 		return Errorf(EInvalid, "%s is longer than %d bytes", field, MaxIDBytes)
 	case !utf8.ValidString(id):
@@ -129,7 +131,7 @@ func (c Conversation) Validate() error {
 		return Errorf(EInvalid, "header X-Alice-Receive-Id-Type is required (chat_id, open_id, user_id, union_id or email)")
 	}
 	if !c.ReceiveIDType.valid() {
-		return Errorf(EInvalid, "header X-Alice-Receive-Id-Type %q is not one of chat_id, open_id, user_id, union_id, email", truncate(string(c.ReceiveIDType), 64))
+		return Errorf(EInvalid, "header X-Alice-Receive-Id-Type %s is not one of chat_id, open_id, user_id, union_id, email", Quote(string(c.ReceiveIDType)))
 	}
 	if err := CheckID("header X-Alice-Receive-Id", c.ReceiveID); err != nil {
 		return err
@@ -137,7 +139,7 @@ func (c Conversation) Validate() error {
 	switch c.ChatType {
 	case "", "group", "topic_group", "p2p":
 	default:
-		return Errorf(EInvalid, "header X-Alice-Chat-Type %q is not one of group, topic_group, p2p", truncate(c.ChatType, 64))
+		return Errorf(EInvalid, "header X-Alice-Chat-Type %s is not one of group, topic_group, p2p", Quote(c.ChatType))
 	}
 	optional := []struct{ name, value string }{
 		{"header X-Alice-Source-Message-Id", c.SourceMessageID},
@@ -154,12 +156,4 @@ func (c Conversation) Validate() error {
 		}
 	}
 	return nil
-}
-
-// truncate keeps echoed input short in error messages.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -26,29 +26,45 @@ type Goal struct {
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	// DeadlineAt is when the goal times out; NextWakeAt when the goal loop
+	// runs its next iteration.
+	DeadlineAt *time.Time `json:"deadline_at,omitempty"`
+	NextWakeAt *time.Time `json:"next_wake_at,omitempty"`
+}
+
+// Due is when the goal must wake its conversation: its next iteration or
+// its deadline, whichever comes first; nil when neither is set.
+func (g *Goal) Due() *time.Time {
+	switch {
+	case g.NextWakeAt == nil:
+		return g.DeadlineAt
+	case g.DeadlineAt == nil || g.NextWakeAt.Before(*g.DeadlineAt):
+		return g.NextWakeAt
+	}
+	return g.DeadlineAt
 }
 
 // GoalOp is one of the goal commands of the contract.
 type GoalOp string
 
 const (
-	GoalGet      GoalOp = "get"
-	GoalCreate   GoalOp = "create"
-	GoalPause    GoalOp = "pause"
-	GoalResume   GoalOp = "resume"
-	GoalComplete GoalOp = "complete"
-	GoalDelete   GoalOp = "delete"
+	OpGet      GoalOp = "get"
+	OpCreate   GoalOp = "create"
+	OpPause    GoalOp = "pause"
+	OpResume   GoalOp = "resume"
+	OpComplete GoalOp = "complete"
+	OpDelete   GoalOp = "delete"
 )
 
 // GoalOps lists every goal command, for tables that must cover them all.
 func GoalOps() []GoalOp {
-	return []GoalOp{GoalGet, GoalCreate, GoalPause, GoalResume, GoalComplete, GoalDelete}
+	return []GoalOp{OpGet, OpCreate, OpPause, OpResume, OpComplete, OpDelete}
 }
 
 // GoalCommand asks a conversation to act on its goal.
 type GoalCommand struct {
 	Op          GoalOp
-	Description string // GoalCreate only
+	Description string // OpCreate only
 }
 
 // ValidateGoalDescription applies the create rules to a description.
@@ -70,7 +86,7 @@ func ValidateGoalDescription(d string) error {
 // modify active. now stamps the change; newID is called only on create.
 func ApplyGoal(active *Goal, cmd GoalCommand, now time.Time, newID func() string) (next, shown *Goal, err error) {
 	now = now.UTC()
-	if cmd.Op == GoalCreate {
+	if cmd.Op == OpCreate {
 		if active != nil {
 			return active, nil, Errorf(EConflict, "an active goal already exists (%s, %s); complete or delete it first", active.ID, active.Status)
 		}
@@ -80,7 +96,7 @@ func ApplyGoal(active *Goal, cmd GoalCommand, now time.Time, newID func() string
 		g := &Goal{ID: newID(), Description: cmd.Description, Status: GoalInProgress, CreatedAt: now, UpdatedAt: now}
 		return g, g, nil
 	}
-	if cmd.Op == GoalGet {
+	if cmd.Op == OpGet {
 		return active, active, nil
 	}
 	if active == nil {
@@ -92,21 +108,21 @@ func ApplyGoal(active *Goal, cmd GoalCommand, now time.Time, newID func() string
 	g := *active
 	g.UpdatedAt = now
 	switch cmd.Op {
-	case GoalPause:
+	case OpPause:
 		if active.Status == GoalPaused {
 			return active, nil, Errorf(EConflict, "goal is already paused")
 		}
 		g.Status = GoalPaused
-	case GoalResume:
+	case OpResume:
 		if active.Status != GoalPaused {
 			return active, nil, Errorf(EConflict, "goal is not paused (it is %s)", active.Status)
 		}
 		g.Status = GoalInProgress
-	case GoalComplete:
+	case OpComplete:
 		g.Status = GoalCompleted
 		g.CompletedAt = &now
 		return nil, &g, nil
-	case GoalDelete:
+	case OpDelete:
 		return nil, nil, nil
 	default:
 		return active, nil, Errorf(EInvalid, "unknown goal command %q", cmd.Op)

@@ -23,28 +23,28 @@ func TestApplyGoal(t *testing.T) {
 	}{{"none", nil}, {"in_progress", inProgress}, {"paused", paused}}
 	table := map[string]map[GoalOp]want{
 		"none": {
-			GoalGet:      {},
-			GoalCreate:   {next: GoalInProgress, shown: GoalInProgress},
-			GoalPause:    {code: ENotFound},
-			GoalResume:   {code: ENotFound},
-			GoalComplete: {code: ENotFound},
-			GoalDelete:   {code: ENotFound},
+			OpGet:      {},
+			OpCreate:   {next: GoalInProgress, shown: GoalInProgress},
+			OpPause:    {code: ENotFound},
+			OpResume:   {code: ENotFound},
+			OpComplete: {code: ENotFound},
+			OpDelete:   {code: ENotFound},
 		},
 		"in_progress": {
-			GoalGet:      {next: GoalInProgress, shown: GoalInProgress},
-			GoalCreate:   {next: GoalInProgress, code: EConflict},
-			GoalPause:    {next: GoalPaused, shown: GoalPaused},
-			GoalResume:   {next: GoalInProgress, code: EConflict},
-			GoalComplete: {shown: GoalCompleted},
-			GoalDelete:   {},
+			OpGet:      {next: GoalInProgress, shown: GoalInProgress},
+			OpCreate:   {next: GoalInProgress, code: EConflict},
+			OpPause:    {next: GoalPaused, shown: GoalPaused},
+			OpResume:   {next: GoalInProgress, code: EConflict},
+			OpComplete: {shown: GoalCompleted},
+			OpDelete:   {},
 		},
 		"paused": {
-			GoalGet:      {next: GoalPaused, shown: GoalPaused},
-			GoalCreate:   {next: GoalPaused, code: EConflict},
-			GoalPause:    {next: GoalPaused, code: EConflict},
-			GoalResume:   {next: GoalInProgress, shown: GoalInProgress},
-			GoalComplete: {shown: GoalCompleted},
-			GoalDelete:   {},
+			OpGet:      {next: GoalPaused, shown: GoalPaused},
+			OpCreate:   {next: GoalPaused, code: EConflict},
+			OpPause:    {next: GoalPaused, code: EConflict},
+			OpResume:   {next: GoalInProgress, shown: GoalInProgress},
+			OpComplete: {shown: GoalCompleted},
+			OpDelete:   {},
 		},
 	}
 	for _, st := range states {
@@ -71,14 +71,14 @@ func TestApplyGoal(t *testing.T) {
 				if st.active != nil && *st.active != before {
 					t.Errorf("ApplyGoal modified its input: %+v, was %+v", *st.active, before)
 				}
-				changed := err == nil && op != GoalGet && shown != nil
+				changed := err == nil && op != OpGet && shown != nil
 				if changed && !shown.UpdatedAt.Equal(now) {
 					t.Errorf("updated_at = %v, want %v", shown.UpdatedAt, now)
 				}
 				if w.shown == GoalCompleted && (shown.CompletedAt == nil || !shown.CompletedAt.Equal(now)) {
 					t.Errorf("completed_at = %v, want %v", shown.CompletedAt, now)
 				}
-				if op == GoalCreate && err == nil && (shown.ID != "goal_new" || shown.Description != "Ship it" || !shown.CreatedAt.Equal(now)) {
+				if op == OpCreate && err == nil && (shown.ID != "goal_new" || shown.Description != "Ship it" || !shown.CreatedAt.Equal(now)) {
 					t.Errorf("created goal = %+v", shown)
 				}
 			})
@@ -105,13 +105,13 @@ func TestApplyGoalValidatesDescription(t *testing.T) {
 		"bad utf-8": "\xff\xfe",
 	} {
 		t.Run(name, func(t *testing.T) {
-			next, _, err := ApplyGoal(nil, GoalCommand{Op: GoalCreate, Description: d}, time.Now(), func() string { return "goal_x" })
+			next, _, err := ApplyGoal(nil, GoalCommand{Op: OpCreate, Description: d}, time.Now(), func() string { return "goal_x" })
 			if ErrorCode(err) != EInvalid || next != nil {
 				t.Fatalf("got next=%v err=%v, want no goal and %s", next, err, EInvalid)
 			}
 		})
 	}
-	if _, _, err := ApplyGoal(nil, GoalCommand{Op: GoalCreate, Description: string(long[:MaxGoalDescriptionBytes])}, time.Now(), func() string { return "goal_x" }); err != nil {
+	if _, _, err := ApplyGoal(nil, GoalCommand{Op: OpCreate, Description: string(long[:MaxGoalDescriptionBytes])}, time.Now(), func() string { return "goal_x" }); err != nil {
 		t.Fatalf("a description of exactly %d bytes was refused: %v", MaxGoalDescriptionBytes, err)
 	}
 }

@@ -2,7 +2,7 @@ package alice
 
 import (
 	"encoding/json"
-	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,9 +13,15 @@ import (
 // Limits on tasks.
 const (
 	MaxTaskTextBytes        = 64 << 10 // text, prompt
-	MaxTasksPerConversation = 500
-	MaxRunsKeptPerTask      = 500
-	MinCronInterval         = time.Minute
+	MaxTaskTitleBytes       = 200
+	MaxTasksPerConversation = 500 // active and paused; finished ones do not count
+	// MaxFinishedTasksPerConversation bounds the completed and cancelled
+	// tasks a conversation keeps readable: beyond it the oldest go first,
+	// even before their retention ends.
+	MaxFinishedTasksPerConversation = 1000
+	MaxRunsKeptPerTask              = 500
+	MinCronInterval                 = time.Minute
+	DefaultTaskRetention            = 30 * 24 * time.Hour
 )
 
 // TaskAction is what a task does when it runs.
@@ -32,51 +38,52 @@ type TaskStatus string
 
 const (
 	TaskActive    TaskStatus = "active"
+	TaskPaused    TaskStatus = "paused"
 	TaskCompleted TaskStatus = "completed"
 	TaskCancelled TaskStatus = "cancelled"
 )
 
+// TaskStatuses lists every status, for tables and indexes that cover them all.
+func TaskStatuses() []TaskStatus {
+	return []TaskStatus{TaskActive, TaskPaused, TaskCompleted, TaskCancelled}
+}
+
+// Terminal reports whether a task in this status is done: it no longer
+// counts toward its conversation's cap and is removed after its retention.
+func (s TaskStatus) Terminal() bool { return s == TaskCompleted || s == TaskCancelled }
+
+// Valid reports whether s is one of the four statuses.
+func (s TaskStatus) Valid() bool {
+	switch s {
+	case TaskActive, TaskPaused, TaskCompleted, TaskCancelled:
+		return true
+	}
+	return false
+}
+
 // Task is an automation task as the API shows it. Fields without a value are
 // omitted.
 type Task struct {
-	ID        string     `json:"id"`
-	ScopeType ScopeType  `json:"scope_type"`
-	ScopeID   string     `json:"scope_id"`
-	Action    TaskAction `json:"action"`
-	Status    TaskStatus `json:"status"`
-	Text      string     `json:"text,omitempty"`
-	Prompt    string     `json:"prompt,omitempty"`
-	Workflow  string     `json:"workflow,omitempty"`
-	Cron      string     `json:"cron,omitempty"`
-	Timezone  string     `json:"timezone,omitempty"`
-	RunAt     *time.Time `json:"run_at,omitempty"`
-	NextRunAt *time.Time `json:"next_run_at,omitempty"`
-	LastRunAt *time.Time `json:"last_run_at,omitempty"`
-	RunCount  int        `json:"run_count,omitempty"`
-	LastError string     `json:"last_error,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
-}
-
-// Equal reports whether t and o hold the same values, comparing the times
-// they point to rather than the pointers.
-func (t *Task) Equal(o *Task) bool {
-	a, b := *t, *o
-	times := [][2]*time.Time{{a.RunAt, b.RunAt}, {a.NextRunAt, b.NextRunAt}, {a.LastRunAt, b.LastRunAt}}
-	a.RunAt, a.NextRunAt, a.LastRunAt = nil, nil, nil
-	b.RunAt, b.NextRunAt, b.LastRunAt = nil, nil, nil
-	if a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) {
-		a.CreatedAt, a.UpdatedAt = b.CreatedAt, b.UpdatedAt
-	}
-	if a != b {
-		return false
-	}
-	for _, p := range times {
-		if (p[0] == nil) != (p[1] == nil) || p[0] != nil && !p[0].Equal(*p[1]) {
-			return false
-		}
-	}
-	return true
+	ID           string     `json:"id"`
+	ScopeType    ScopeType  `json:"scope_type"`
+	ScopeID      string     `json:"scope_id"`
+	Action       TaskAction `json:"action"`
+	Status       TaskStatus `json:"status"`
+	Title        string     `json:"title,omitempty"`
+	Text         string     `json:"text,omitempty"`
+	Prompt       string     `json:"prompt,omitempty"`
+	Workflow     string     `json:"workflow,omitempty"`
+	Cron         string     `json:"cron,omitempty"`
+	Timezone     string     `json:"timezone,omitempty"`
+	RunAt        *time.Time `json:"run_at,omitempty"`
+	MaxRuns      int        `json:"max_runs,omitempty"`
+	NextRunAt    *time.Time `json:"next_run_at,omitempty"`
+	LastRunAt    *time.Time `json:"last_run_at,omitempty"`
+	RunCount     int        `json:"run_count,omitempty"`
+	LastError    string     `json:"last_error,omitempty"`
+	PausedReason string     `json:"paused_reason,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // Scope is the conversation the task belongs to.
@@ -93,18 +100,21 @@ type TaskRules struct {
 
 // TaskInput is a create request or a merge patch, as decoded from JSON.
 // Each field tells whether it was present and whether it was null, which a
-// merge patch needs (RFC 7386: null removes).
+// merge patch needs (RFC 7386: null removes). Unset fields are left out when
+// it is encoded, so a client can send exactly the fields it set.
 type TaskInput struct {
-	ScopeType Field[string] `json:"scope_type"`
-	ScopeID   Field[string] `json:"scope_id"`
-	Action    Field[string] `json:"action"`
-	Status    Field[string] `json:"status"`
-	Text      Field[string] `json:"text"`
-	Prompt    Field[string] `json:"prompt"`
-	Workflow  Field[string] `json:"workflow"`
-	Cron      Field[string] `json:"cron"`
-	RunAt     Field[string] `json:"run_at"`
-	Timezone  Field[string] `json:"timezone"`
+	ScopeType Field[string] `json:"scope_type,omitzero"`
+	ScopeID   Field[string] `json:"scope_id,omitzero"`
+	Action    Field[string] `json:"action,omitzero"`
+	Status    Field[string] `json:"status,omitzero"`
+	Title     Field[string] `json:"title,omitzero"`
+	Text      Field[string] `json:"text,omitzero"`
+	Prompt    Field[string] `json:"prompt,omitzero"`
+	Workflow  Field[string] `json:"workflow,omitzero"`
+	Cron      Field[string] `json:"cron,omitzero"`
+	RunAt     Field[string] `json:"run_at,omitzero"`
+	Timezone  Field[string] `json:"timezone,omitzero"`
+	MaxRuns   Field[int]    `json:"max_runs,omitzero"`
 }
 
 // Field is a JSON field that remembers whether it was present and null.
@@ -114,7 +124,13 @@ type Field[T any] struct {
 	Value T
 }
 
-// UnmarshalJSON records presence; encoding/json calls it only for fields
+// Value is a present field holding v.
+func Value[T any](v T) Field[T] { return Field[T]{Set: true, Value: v} }
+
+// Null is a field present as null: in a merge patch, it removes the value.
+func Null[T any]() Field[T] { return Field[T]{Set: true, Null: true} }
+
+// UnmarshalJSON records presence; JSON decoders call it only for fields
 // that are present, null included.
 func (f *Field[T]) UnmarshalJSON(b []byte) error {
 	f.Set = true
@@ -125,6 +141,17 @@ func (f *Field[T]) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &f.Value)
 }
 
+// MarshalJSON writes null or the value.
+func (f Field[T]) MarshalJSON() ([]byte, error) {
+	if f.Null {
+		return []byte("null"), nil
+	}
+	return json.Marshal(f.Value)
+}
+
+// IsZero reports an absent field, which omitzero leaves out.
+func (f Field[T]) IsZero() bool { return !f.Set }
+
 // NewTask validates a create request and returns the new active task with
 // its first next_run_at.
 func NewTask(in TaskInput, rules TaskRules, id string, now time.Time) (*Task, error) {
@@ -134,11 +161,14 @@ func NewTask(in TaskInput, rules TaskRules, id string, now time.Time) (*Task, er
 	for _, f := range []struct {
 		name string
 		f    Field[string]
-	}{{"scope_type", in.ScopeType}, {"scope_id", in.ScopeID}, {"action", in.Action}, {"text", in.Text},
+	}{{"scope_type", in.ScopeType}, {"scope_id", in.ScopeID}, {"action", in.Action}, {"title", in.Title}, {"text", in.Text},
 		{"prompt", in.Prompt}, {"workflow", in.Workflow}, {"cron", in.Cron}, {"run_at", in.RunAt}, {"timezone", in.Timezone}} {
 		if f.f.Null {
 			return nil, Errorf(EInvalid, "%s must not be null", f.name)
 		}
+	}
+	if in.MaxRuns.Null {
+		return nil, Errorf(EInvalid, "max_runs must not be null (leave it out for no limit)")
 	}
 	scope, err := ParseScope(in.ScopeType.Value, in.ScopeID.Value)
 	if err != nil {
@@ -147,8 +177,8 @@ func NewTask(in TaskInput, rules TaskRules, id string, now time.Time) (*Task, er
 	now = now.UTC()
 	t := &Task{
 		ID: id, ScopeType: scope.Type, ScopeID: scope.ID, Action: TaskAction(in.Action.Value), Status: TaskActive,
-		Text: in.Text.Value, Prompt: in.Prompt.Value, Workflow: in.Workflow.Value,
-		Cron: in.Cron.Value, Timezone: in.Timezone.Value, CreatedAt: now, UpdatedAt: now,
+		Title: in.Title.Value, Text: in.Text.Value, Prompt: in.Prompt.Value, Workflow: in.Workflow.Value,
+		Cron: in.Cron.Value, Timezone: in.Timezone.Value, MaxRuns: in.MaxRuns.Value, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := t.setRunAt(in.RunAt, rules); err != nil {
 		return nil, err
@@ -162,9 +192,11 @@ func NewTask(in TaskInput, rules TaskRules, id string, now time.Time) (*Task, er
 	return t, nil
 }
 
-// PatchTask applies a JSON merge patch to t and returns the updated copy,
-// validated as on create, with next_run_at recomputed. t is not modified.
-func PatchTask(t *Task, in TaskInput, rules TaskRules, now time.Time) (*Task, error) {
+// PatchTask applies a JSON merge patch to ts and returns the updated task,
+// validated as on create, with next_run_at recomputed. ts is not modified.
+// A one-shot task whose slot has been used (it ran, or was skipped) runs
+// again only with a new run_at, whatever status it went through meanwhile.
+func PatchTask(ts *TaskState, in TaskInput, rules TaskRules, now time.Time) (*Task, error) {
 	for _, f := range []struct {
 		name string
 		set  bool
@@ -173,39 +205,46 @@ func PatchTask(t *Task, in TaskInput, rules TaskRules, now time.Time) (*Task, er
 			return nil, Errorf(EInvalid, "%s cannot be changed; create a new task instead", f.name)
 		}
 	}
+	t := &ts.Task
 	now = now.UTC()
 	next := *t
 	if in.Status.Set {
-		switch TaskStatus(in.Status.Value) {
-		case TaskActive, TaskCancelled:
-			if in.Status.Null {
-				return nil, Errorf(EInvalid, "status must not be null")
-			}
-			next.Status = TaskStatus(in.Status.Value)
+		switch s := TaskStatus(in.Status.Value); {
+		case in.Status.Null:
+			return nil, Errorf(EInvalid, "status must not be null")
+		case s == TaskActive || s == TaskPaused || s == TaskCancelled:
+			next.Status = s
 		default:
-			return nil, Errorf(EInvalid, "status %q can only be set to active or cancelled", in.Status.Value)
+			return nil, Errorf(EInvalid, "status %s can only be set to active, paused or cancelled", Quote(in.Status.Value))
 		}
 	}
-	if t.Status == TaskCompleted {
-		switch {
-		case next.Status == TaskActive && in.Status.Set && (!in.RunAt.Set || in.RunAt.Null):
-			return nil, Errorf(EInvalid, "a completed task is re-activated only with a new run_at")
-		case in.RunAt.Set && !in.RunAt.Null && next.Status != TaskActive:
-			return nil, Errorf(EInvalid, `the task is completed; send "status": "active" with the new run_at to run it again`)
-		case in.Cron.Set && !in.Cron.Null:
-			return nil, Errorf(EInvalid, "a completed one-shot task cannot become a cron task; create a new task")
-		}
+	newRunAt := in.RunAt.Set && !in.RunAt.Null
+	// A one-shot task's slot is used once it has a run record (it ran, or
+	// was skipped); cancelling it first must not be a way around that.
+	spentOneShot := t.Cron == "" && ts.Recorded > 0
+	resuming := in.Status.Set && next.Status != TaskCancelled && t.Status.Terminal()
+	switch {
+	case spentOneShot && in.Cron.Set && !in.Cron.Null:
+		return nil, Errorf(EInvalid, "a one-shot task that has had its run cannot become a cron task; create a new task")
+	case spentOneShot && resuming && !newRunAt:
+		return nil, Errorf(EInvalid, "this one-shot task has already had its run; it is re-activated only with a new run_at")
+	case t.Status == TaskCompleted && !in.Status.Set && newRunAt:
+		return nil, Errorf(EInvalid, `the task is completed; send "status": "active" with the new run_at to run it again`)
 	}
 	strField := func(dst *string, f Field[string]) {
 		if f.Set {
 			*dst = f.Value // null leaves Value empty: removed
 		}
 	}
+	strField(&next.Title, in.Title)
 	strField(&next.Text, in.Text)
 	strField(&next.Prompt, in.Prompt)
 	strField(&next.Workflow, in.Workflow)
 	strField(&next.Cron, in.Cron)
 	strField(&next.Timezone, in.Timezone)
+	if in.MaxRuns.Set {
+		next.MaxRuns = in.MaxRuns.Value // null: 0, no limit
+	}
 	if in.RunAt.Set {
 		next.RunAt = nil
 		if err := next.setRunAt(in.RunAt, rules); err != nil {
@@ -214,6 +253,12 @@ func PatchTask(t *Task, in TaskInput, rules TaskRules, now time.Time) (*Task, er
 	}
 	if err := next.validate(rules); err != nil {
 		return nil, err
+	}
+	if next.Status == TaskActive && next.MaxRuns > 0 && next.RunCount >= next.MaxRuns {
+		return nil, Errorf(EInvalid, "the task has run %d times, its max_runs; raise max_runs or remove it (null) to run it again", next.RunCount)
+	}
+	if next.Status != TaskPaused {
+		next.PausedReason = ""
 	}
 	next.UpdatedAt = now
 	scheduleChanged := in.Status.Set || in.Cron.Set || in.RunAt.Set || in.Timezone.Set
@@ -242,7 +287,7 @@ func (t *Task) validate(rules TaskRules) error {
 		if t.Action == "" {
 			return Errorf(EInvalid, "action is required: send_text, run_llm or run_workflow")
 		}
-		return Errorf(EInvalid, "action %q is not send_text, run_llm or run_workflow", truncate(string(t.Action), 64))
+		return Errorf(EInvalid, "action %s is not send_text, run_llm or run_workflow", Quote(string(t.Action)))
 	}
 	for _, f := range []field{{"text", t.Text}, {"prompt", t.Prompt}, {"workflow", t.Workflow}} {
 		if f.value != "" && !allowed[t.Action][f.name] {
@@ -258,6 +303,14 @@ func (t *Task) validate(rules TaskRules) error {
 			return Errorf(EInvalid, "action %s needs a non-empty %s", t.Action, required)
 		}
 	}
+	switch {
+	case len(t.Title) > MaxTaskTitleBytes:
+		return Errorf(EInvalid, "title is longer than %d bytes", MaxTaskTitleBytes)
+	case !utf8.ValidString(t.Title):
+		return Errorf(EInvalid, "title is not valid UTF-8")
+	case t.MaxRuns < 0:
+		return Errorf(EInvalid, "max_runs must be 0 (no limit) or more, not %d", t.MaxRuns)
+	}
 	switch t.Action {
 	case ActionRunLLM:
 		if !rules.HasLLM {
@@ -265,13 +318,13 @@ func (t *Task) validate(rules TaskRules) error {
 		}
 	case ActionRunWorkflow:
 		if !rules.Workflows[t.Workflow] {
-			return Errorf(EInvalid, "workflow %q is not defined in %s", truncate(t.Workflow, 64), rules.WorkflowKey)
+			return Errorf(EInvalid, "workflow %s is not defined in %s", Quote(t.Workflow), rules.WorkflowKey)
 		}
 	}
 	if t.Cron != "" && t.RunAt != nil {
 		return Errorf(EInvalid, "cron and run_at cannot both be set: a task is recurring or one-shot")
 	}
-	if _, err := t.location(rules); err != nil {
+	if _, err := t.Location(rules); err != nil {
 		return err
 	}
 	if t.Cron != "" {
@@ -282,6 +335,13 @@ func (t *Task) validate(rules TaskRules) error {
 	return nil
 }
 
+// Earliest and latest instants a timestamp may name: JSON and RFC 3339 hold
+// years 0001 to 9999 only, in UTC, whatever offset the input used.
+var (
+	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
 // setRunAt parses run_at: RFC 3339, or a local date-time without offset read
 // in the task's zone.
 func (t *Task) setRunAt(f Field[string], rules TaskRules) error {
@@ -289,27 +349,31 @@ func (t *Task) setRunAt(f Field[string], rules TaskRules) error {
 		return nil
 	}
 	s := strings.TrimSpace(f.Value)
-	if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		at = ceilMilli(at)
-		t.RunAt = &at
-		return nil
-	}
-	loc, err := t.location(rules)
+	at, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return err
-	}
-	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04"} {
-		if at, err := time.ParseInLocation(layout, s, loc); err == nil {
-			at = ceilMilli(at)
-			t.RunAt = &at
-			return nil
+		loc, lerr := t.Location(rules)
+		if lerr != nil {
+			return lerr
+		}
+		for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04"} {
+			if at, err = time.ParseInLocation(layout, s, loc); err == nil {
+				break
+			}
 		}
 	}
-	return Errorf(EInvalid, "run_at %q is not an RFC 3339 timestamp such as 2025-01-15T09:00:00+08:00 (or 2025-01-15T09:00:00 in the task's zone)", truncate(f.Value, 64))
+	if err != nil {
+		return Errorf(EInvalid, "run_at %s is not an RFC 3339 timestamp such as 2025-01-15T09:00:00+08:00 (or 2025-01-15T09:00:00 in the task's zone)", Quote(f.Value))
+	}
+	if at.Before(minTime) || at.After(maxTime) {
+		return Errorf(EInvalid, "run_at %s is outside the years 0001 to 9999 in UTC", Quote(f.Value))
+	}
+	at = ceilMilli(at)
+	t.RunAt = &at
+	return nil
 }
 
-// location is the zone the task's schedule is read in.
-func (t *Task) location(rules TaskRules) (*time.Location, error) {
+// Location is the zone the task's schedule and placeholders are read in.
+func (t *Task) Location(rules TaskRules) (*time.Location, error) {
 	if t.Timezone == "" {
 		if rules.Zone == nil {
 			return time.Local, nil
@@ -318,7 +382,7 @@ func (t *Task) location(rules TaskRules) (*time.Location, error) {
 	}
 	loc, err := time.LoadLocation(t.Timezone)
 	if err != nil || t.Timezone == "Local" {
-		return nil, Errorf(EInvalid, "timezone %q is not an IANA zone name such as Asia/Shanghai", truncate(t.Timezone, 64))
+		return nil, Errorf(EInvalid, "timezone %s is not an IANA zone name such as Asia/Shanghai", Quote(t.Timezone))
 	}
 	return loc, nil
 }
@@ -357,19 +421,15 @@ func ceilMilli(t time.Time) time.Time {
 
 // NextSlot is the first cron slot strictly after `after`, in the task's zone.
 func (t *Task) NextSlot(after time.Time, rules TaskRules) (time.Time, error) {
-	sched, err := ParseCron(t.Cron)
+	s, err := t.cronSchedule(rules)
 	if err != nil {
 		return time.Time{}, err
 	}
-	loc, err := t.location(rules)
-	if err != nil {
-		return time.Time{}, err
-	}
-	next := sched.Next(after.In(loc))
+	next := s.next(after)
 	if next.IsZero() {
-		return time.Time{}, Errorf(EInvalid, "cron %q never fires", truncate(t.Cron, 64))
+		return time.Time{}, Errorf(EInvalid, "cron %s never fires", Quote(t.Cron))
 	}
-	return next.UTC(), nil
+	return next, nil
 }
 
 // ParseCron parses a standard 5-field expression or a descriptor (@hourly,
@@ -383,69 +443,12 @@ func ParseCron(expr string) (cron.Schedule, error) {
 	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	sched, err := parser.Parse(expr)
 	if err != nil {
-		return nil, Errorf(EInvalid, "cron %q is invalid: %v (want 5 fields such as \"55 9 * * 1-5\", or @hourly, @daily, @weekly, @monthly, @yearly, @every 1h)", truncate(expr, 64), err)
+		return nil, Errorf(EInvalid, "cron %s is invalid: %s (want 5 fields such as \"55 9 * * 1-5\", or @hourly, @daily, @weekly, @monthly, @yearly, @every 1h)", Quote(expr), Quote(err.Error()))
 	}
 	if every, ok := sched.(cron.ConstantDelaySchedule); ok && every.Delay < MinCronInterval {
-		return nil, Errorf(EInvalid, "cron %q runs more often than once a minute", truncate(expr, 64))
+		return nil, Errorf(EInvalid, "cron %s runs more often than once a minute", Quote(expr))
 	}
 	return sched, nil
-}
-
-// Plan is what to do with a task whose next_run_at has come.
-type Plan struct {
-	Run     *time.Time  // the slot to run now, if any
-	Skipped []time.Time // missed slots to record as skipped, oldest first
-	Reason  string      // why they were skipped
-	Next    *time.Time  // next_run_at afterwards (nil: the task is done)
-	Omitted int         // missed slots too old to record one by one
-}
-
-// PlanDue decides which of the task's slots up to now run and which are
-// skipped. The newest missed slot runs when it is within window of now (the
-// catch-up after downtime); every older one is skipped. At most
-// MaxRunsKeptPerTask skipped slots are listed; older ones are counted in
-// Omitted. Call it only when NextRunAt is not after now.
-func PlanDue(t *Task, now time.Time, window time.Duration, rules TaskRules) (Plan, error) {
-	if t.NextRunAt == nil || t.NextRunAt.After(now) {
-		return Plan{Next: t.NextRunAt}, nil
-	}
-	slots := []time.Time{*t.NextRunAt}
-	dropped := 0 // slots walked past and not kept, oldest first
-	var next *time.Time
-	if t.Cron != "" {
-		// Walk the slots up to now, keeping only the newest few.
-		for {
-			s, err := t.NextSlot(slots[len(slots)-1], rules)
-			if err != nil {
-				return Plan{}, err
-			}
-			if s.After(now) {
-				next = &s
-				break
-			}
-			slots = append(slots, s)
-			if len(slots) > MaxRunsKeptPerTask+1 {
-				slots = slots[1:]
-				dropped++
-			}
-		}
-	}
-	p := Plan{Next: next}
-	newest := slots[len(slots)-1]
-	if now.Sub(newest) <= window {
-		p.Run = &newest
-		p.Skipped = slots[:len(slots)-1]
-		p.Reason = fmt.Sprintf("missed while the runtime was down; caught up once with the slot at %s", newest.Format(time.RFC3339))
-	} else {
-		p.Skipped = slots
-		p.Reason = fmt.Sprintf("missed by more than the catch-up window (%s)", window)
-	}
-	p.Omitted = dropped
-	if extra := len(p.Skipped) - MaxRunsKeptPerTask; extra > 0 {
-		p.Omitted += extra
-		p.Skipped = p.Skipped[extra:]
-	}
-	return p, nil
 }
 
 // Outcome is how an occurrence ended.
@@ -466,11 +469,35 @@ type Run struct {
 	Outcome      Outcome    `json:"outcome"`
 	Error        string     `json:"error,omitempty"`
 	MessageID    string     `json:"message_id,omitempty"`
+	Attempts     int        `json:"attempts,omitempty"`
+}
+
+// Occurrence is one run of a task at one of its slots.
+type Occurrence struct {
+	ID          string    `json:"id"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+	StartedAt   time.Time `json:"started_at"`
 }
 
 // OccurrenceID names the occurrence of task id at its scheduled slot. It is
 // the same every time the slot is considered, so it serves as the
 // idempotency key of the occurrence's deliveries across crashes.
 func OccurrenceID(taskID string, scheduled time.Time) string {
-	return fmt.Sprintf("occ_%s_%d", strings.TrimPrefix(taskID, "task_"), scheduled.UnixMilli())
+	return "occ_" + strings.TrimPrefix(taskID, "task_") + "_" + strconv.FormatInt(scheduled.UnixMilli(), 10)
+}
+
+// FillPlaceholders replaces {{now}} (RFC 3339), {{date}} (2006-01-02),
+// {{time}} (15:04:05) and {{unix}} (epoch seconds) in s with now read in
+// loc. Nothing else in s is interpreted.
+func FillPlaceholders(s string, now time.Time, loc *time.Location) string {
+	if !strings.Contains(s, "{{") {
+		return s
+	}
+	now = now.In(loc)
+	return strings.NewReplacer(
+		"{{now}}", now.Format(time.RFC3339),
+		"{{date}}", now.Format("2006-01-02"),
+		"{{time}}", now.Format("15:04:05"),
+		"{{unix}}", strconv.FormatInt(now.Unix(), 10),
+	).Replace(s)
 }

@@ -161,49 +161,59 @@ func TestPatchTask(t *testing.T) {
 		}
 		return task
 	}
-	completed := func(t *testing.T) *Task {
+	completed := func(t *testing.T) *TaskState {
 		task := base(t, `,"run_at":"2025-01-15T10:00:00Z"`)
 		task.Status, task.NextRunAt, task.RunCount = TaskCompleted, nil, 1
-		return task
+		return &TaskState{Task: *task, Recorded: 1}
+	}
+	// cancelledAfterRun is a one-shot that ran, then was cancelled: the
+	// way around "re-activate only with a new run_at" that must not work.
+	cancelledAfterRun := func(t *testing.T) *TaskState {
+		ts := completed(t)
+		ts.Status = TaskCancelled
+		return ts
+	}
+	state := func(f func(*testing.T) *Task) func(*testing.T) *TaskState {
+		return func(t *testing.T) *TaskState { return &TaskState{Task: *f(t)} }
 	}
 	later := testNow.Add(time.Hour)
 	tests := []struct {
 		name  string
-		task  func(*testing.T) *Task
+		task  func(*testing.T) *TaskState
 		patch string
 		want  string                  // error substring; "" = valid
 		check func(*testing.T, *Task) // on success
 	}{
-		{"empty object changes nothing", func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }, `{}`, "", func(t *testing.T, got *Task) {
+		{"empty object changes nothing", state(func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }), `{}`, "", func(t *testing.T, got *Task) {
 			if got.Cron != "@daily" || got.Status != TaskActive || got.NextRunAt == nil {
 				t.Fatalf("%+v", got)
 			}
 		}},
-		{"cancel", func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }, `{"status":"cancelled"}`, "", func(t *testing.T, got *Task) {
+		{"cancel", state(func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }), `{"status":"cancelled"}`, "", func(t *testing.T, got *Task) {
 			if got.Status != TaskCancelled || got.NextRunAt != nil {
 				t.Fatalf("cancelled task %+v still scheduled", got)
 			}
 		}},
-		{"re-activate cancelled", func(t *testing.T) *Task {
+		{"re-activate cancelled", state(func(t *testing.T) *Task {
 			task := base(t, `,"cron":"@daily"`)
 			task.Status, task.NextRunAt = TaskCancelled, nil
 			return task
-		}, `{"status":"active"}`, "", func(t *testing.T, got *Task) {
+		}), `{"status":"active"}`, "", func(t *testing.T, got *Task) {
 			if got.Status != TaskActive || got.NextRunAt == nil {
 				t.Fatalf("%+v", got)
 			}
 		}},
-		{"change text", func(t *testing.T) *Task { return base(t, "") }, `{"text":"new"}`, "", func(t *testing.T, got *Task) {
+		{"change text", state(func(t *testing.T) *Task { return base(t, "") }), `{"text":"new"}`, "", func(t *testing.T, got *Task) {
 			if got.Text != "new" || !got.UpdatedAt.Equal(later) {
 				t.Fatalf("%+v", got)
 			}
 		}},
-		{"null cron makes it one-shot now", func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }, `{"cron":null}`, "", func(t *testing.T, got *Task) {
+		{"null cron makes it one-shot now", state(func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }), `{"cron":null}`, "", func(t *testing.T, got *Task) {
 			if got.Cron != "" || !got.NextRunAt.Equal(later) {
 				t.Fatalf("%+v", got)
 			}
 		}},
-		{"swap run_at for cron", func(t *testing.T) *Task { return base(t, `,"run_at":"2030-01-01T00:00:00Z"`) }, `{"run_at":null,"cron":"@hourly"}`, "", func(t *testing.T, got *Task) {
+		{"swap run_at for cron", state(func(t *testing.T) *Task { return base(t, `,"run_at":"2030-01-01T00:00:00Z"`) }), `{"run_at":null,"cron":"@hourly"}`, "", func(t *testing.T, got *Task) {
 			if got.RunAt != nil || got.Cron != "@hourly" || got.NextRunAt == nil || !got.NextRunAt.After(later) {
 				t.Fatalf("%+v", got)
 			}
@@ -219,17 +229,43 @@ func TestPatchTask(t *testing.T) {
 			}
 		}},
 		{"re-activate completed without run_at", completed, `{"status":"active"}`, "only with a new run_at", nil},
+		{"re-activate a cancelled spent one-shot without run_at", cancelledAfterRun, `{"status":"active"}`, "only with a new run_at", nil},
+		{"pause a cancelled spent one-shot without run_at", cancelledAfterRun, `{"status":"paused"}`, "only with a new run_at", nil},
+		{"re-activate a cancelled spent one-shot with run_at", cancelledAfterRun, `{"status":"active","run_at":"2025-02-01T00:00:00Z"}`, "", func(t *testing.T, got *Task) {
+			if got.Status != TaskActive || !got.NextRunAt.Equal(time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)) {
+				t.Fatalf("%+v", got)
+			}
+		}},
+		{"pause", state(func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }), `{"status":"paused"}`, "", func(t *testing.T, got *Task) {
+			if got.Status != TaskPaused || got.NextRunAt != nil || got.Cron != "@daily" {
+				t.Fatalf("paused task %+v: want its schedule kept and nothing next", got)
+			}
+		}},
+		{"max_runs already reached", state(func(t *testing.T) *Task {
+			task := base(t, `,"cron":"@daily","max_runs":2`)
+			task.Status, task.NextRunAt, task.RunCount = TaskCompleted, nil, 2
+			return task
+		}), `{"status":"active"}`, "raise max_runs", nil},
+		{"max_runs removed", state(func(t *testing.T) *Task {
+			task := base(t, `,"cron":"@daily","max_runs":2`)
+			task.Status, task.NextRunAt, task.RunCount = TaskCompleted, nil, 2
+			return task
+		}), `{"status":"active","max_runs":null}`, "", func(t *testing.T, got *Task) {
+			if got.MaxRuns != 0 || got.Status != TaskActive || got.NextRunAt == nil {
+				t.Fatalf("%+v", got)
+			}
+		}},
 		{"run_at on completed without status", completed, `{"run_at":"2025-02-01T00:00:00Z"}`, `send "status": "active"`, nil},
 		{"cron on completed", completed, `{"status":"active","run_at":"2025-02-01T00:00:00Z","cron":"@daily"}`, "cannot become a cron task", nil},
-		{"both schedules", func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }, `{"run_at":"2030-01-01T00:00:00Z"}`, "cannot both be set", nil},
-		{"status completed", func(t *testing.T) *Task { return base(t, "") }, `{"status":"completed"}`, "only be set to active or cancelled", nil},
-		{"status null", func(t *testing.T) *Task { return base(t, "") }, `{"status":null}`, "active or cancelled", nil},
-		{"immutable action", func(t *testing.T) *Task { return base(t, "") }, `{"action":"run_llm"}`, "action cannot be changed", nil},
-		{"immutable scope", func(t *testing.T) *Task { return base(t, "") }, `{"scope_id":"oc_2"}`, "scope_id cannot be changed", nil},
-		{"null text fails re-validation", func(t *testing.T) *Task { return base(t, "") }, `{"text":null}`, "needs a non-empty text", nil},
-		{"foreign field fails re-validation", func(t *testing.T) *Task { return base(t, "") }, `{"prompt":"x"}`, "does not belong", nil},
-		{"bad cron", func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }, `{"cron":"nope"}`, "is invalid", nil},
-		{"bad zone", func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }, `{"timezone":"Nowhere/City"}`, "timezone", nil},
+		{"both schedules", state(func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }), `{"run_at":"2030-01-01T00:00:00Z"}`, "cannot both be set", nil},
+		{"status completed", state(func(t *testing.T) *Task { return base(t, "") }), `{"status":"completed"}`, "only be set to active, paused or cancelled", nil},
+		{"status null", state(func(t *testing.T) *Task { return base(t, "") }), `{"status":null}`, "must not be null", nil},
+		{"immutable action", state(func(t *testing.T) *Task { return base(t, "") }), `{"action":"run_llm"}`, "action cannot be changed", nil},
+		{"immutable scope", state(func(t *testing.T) *Task { return base(t, "") }), `{"scope_id":"oc_2"}`, "scope_id cannot be changed", nil},
+		{"null text fails re-validation", state(func(t *testing.T) *Task { return base(t, "") }), `{"text":null}`, "needs a non-empty text", nil},
+		{"foreign field fails re-validation", state(func(t *testing.T) *Task { return base(t, "") }), `{"prompt":"x"}`, "does not belong", nil},
+		{"bad cron", state(func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }), `{"cron":"nope"}`, "is invalid", nil},
+		{"bad zone", state(func(t *testing.T) *Task { return base(t, `,"cron":"@daily"`) }), `{"timezone":"Nowhere/City"}`, "timezone", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,52 +289,6 @@ func TestPatchTask(t *testing.T) {
 	}
 }
 
-func TestPlanDue(t *testing.T) {
-	every := func(next time.Time) *Task { n := next; return &Task{ID: "task_1", Cron: "@every 1h", NextRunAt: &n} }
-	every2h := func(next time.Time) *Task { n := next; return &Task{ID: "task_1", Cron: "@every 2h", NextRunAt: &n} }
-	oneShot := func(next time.Time) *Task { n := next; return &Task{ID: "task_1", NextRunAt: &n} }
-	base := testNow
-	tests := []struct {
-		name     string
-		task     *Task
-		now      time.Time
-		run      *time.Time
-		skipped  int
-		next     *time.Time
-		omitted  int
-		reasonIs string
-	}{
-		{"on time", every(base), base.Add(time.Second), &base, 0, ptr(base.Add(time.Hour)), 0, ""},
-		{"not yet", every(base.Add(time.Minute)), base, nil, 0, ptr(base.Add(time.Minute)), 0, ""},
-		{"three missed, newest in window", every(base), base.Add(2*time.Hour + 30*time.Minute), ptr(base.Add(2 * time.Hour)), 2, ptr(base.Add(3 * time.Hour)), 0, "caught up once"},
-		{"all missed beyond window", every2h(base), base.Add(5*time.Hour + 30*time.Minute), nil, 3, ptr(base.Add(6 * time.Hour)), 0, "more than the catch-up window"},
-		{"one-shot in window", oneShot(base), base.Add(30 * time.Minute), &base, 0, nil, 0, ""},
-		{"one-shot beyond window", oneShot(base), base.Add(2 * time.Hour), nil, 1, nil, 0, "more than the catch-up window"},
-		{"a year of downtime is bounded", every2h(base), base.Add(8760*time.Hour + 90*time.Minute), nil, MaxRunsKeptPerTask, ptr(base.Add(8762 * time.Hour)), 8760/2 + 1 - MaxRunsKeptPerTask, "more than"},
-		{"a year of downtime, caught up", every(base), base.Add(8760*time.Hour + 30*time.Minute), ptr(base.Add(8760 * time.Hour)), MaxRunsKeptPerTask, ptr(base.Add(8761 * time.Hour)), 8760 - MaxRunsKeptPerTask, "caught up once"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, err := PlanDue(tt.task, tt.now, time.Hour, TaskRules{Zone: time.UTC})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sameTime(p.Run, tt.run) || !sameTime(p.Next, tt.next) || len(p.Skipped) != tt.skipped || p.Omitted != tt.omitted {
-				t.Fatalf("plan = run %v next %v skipped %d omitted %d; want run %v next %v skipped %d omitted %d",
-					p.Run, p.Next, len(p.Skipped), p.Omitted, tt.run, tt.next, tt.skipped, tt.omitted)
-			}
-			if tt.reasonIs != "" && !strings.Contains(p.Reason, tt.reasonIs) {
-				t.Fatalf("reason %q, want %q", p.Reason, tt.reasonIs)
-			}
-			for i, s := range p.Skipped {
-				if s.After(tt.now) || (p.Run != nil && !s.Before(*p.Run)) || (i > 0 && !s.After(p.Skipped[i-1])) {
-					t.Fatalf("skipped slot %d (%s) is out of order or in the future", i, s)
-				}
-			}
-		})
-	}
-}
-
 func ptr[T any](v T) *T { return &v }
 
 func sameTime(a, b *time.Time) bool {
@@ -306,31 +296,4 @@ func sameTime(a, b *time.Time) bool {
 		return a == b
 	}
 	return a.Equal(*b)
-}
-
-func TestTaskEqual(t *testing.T) {
-	at := testNow
-	same := testNow.In(time.FixedZone("X", 3600)) // the same instant elsewhere
-	base := Task{ID: "task_1", Text: "a", NextRunAt: &at, CreatedAt: at, UpdatedAt: at}
-	tests := []struct {
-		name   string
-		change func(*Task)
-		equal  bool
-	}{
-		{"identical", func(*Task) {}, true},
-		{"same instants, other pointers and zones", func(x *Task) { x.NextRunAt = &same; x.CreatedAt = same }, true},
-		{"text", func(x *Task) { x.Text = "b" }, false},
-		{"next run removed", func(x *Task) { x.NextRunAt = nil }, false},
-		{"next run moved", func(x *Task) { later := at.Add(time.Second); x.NextRunAt = &later }, false},
-		{"run count", func(x *Task) { x.RunCount = 1 }, false},
-		{"updated", func(x *Task) { x.UpdatedAt = at.Add(time.Millisecond) }, false},
-		{"last run set", func(x *Task) { x.LastRunAt = &at }, false},
-	}
-	for _, tt := range tests {
-		other := base
-		tt.change(&other)
-		if got := base.Equal(&other); got != tt.equal {
-			t.Errorf("%s: Equal = %v, want %v", tt.name, got, tt.equal)
-		}
-	}
 }

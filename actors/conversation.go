@@ -3,38 +3,65 @@ package actors
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/persistence"
 )
 
-// conversation is the actor of one bot+scope. It is the only writer of its
-// snapshot: it applies a command to a copy of its state, saves the copy in
-// one store transaction, and adopts it and answers only after the save.
-type conversation struct {
-	rt     *Runtime
-	key    alice.ConversationKey
-	snap   alice.Snapshot
-	loaded bool
-	// running holds the occurrences handed to the worker pool and not yet
-	// reported back, by task id, with the function that cancels them.
-	running map[string]context.CancelFunc
+// deps are what conversations share: the narrow parts of the runtime they
+// use, not the runtime itself.
+type deps struct {
+	store persistence.ConversationStore
+	clock alice.Clock
+	ids   *alice.IDs
+	log   *slog.Logger
+	hooks Hooks
+	bots  map[string]*BotConfig
+	// wake tells the timer service about a due time that may be earlier
+	// than the one it sleeps until.
+	wake func(at *time.Time)
+	// start hands an occurrence to the worker pool of its kind, or reports
+	// that the pool is full.
+	start func(j *job) bool
 }
 
-func newConversation(rt *Runtime, key alice.ConversationKey) *conversation {
-	return &conversation{rt: rt, key: key, running: map[string]context.CancelFunc{}}
+// conversation is the actor of one bot+scope. It is the only writer of its
+// records: it applies a command to a copy of its state, commits the change,
+// and adopts the copy and answers only after the commit is durable.
+type conversation struct {
+	d      *deps
+	key    alice.ConversationKey
+	bot    *BotConfig
+	loaded bool
+	header alice.Header
+	tasks  map[string]*alice.TaskState // active and paused; finished ones stay in the store
+	// running holds the occurrences handed to a worker pool and not yet
+	// reported back, by task id.
+	running map[string]*job
+}
+
+func newConversation(d *deps, key alice.ConversationKey) *conversation {
+	bot := d.bots[key.Bot]
+	if bot == nil {
+		bot = &BotConfig{}
+		bot.setDefaults()
+	}
+	return &conversation{d: d, key: key, bot: bot, running: map[string]*job{}}
 }
 
 func (c *conversation) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		if h := c.rt.cfg.Hooks.Activated; h != nil {
+		if h := c.d.hooks.Activated; h != nil {
 			h(c.key)
 		}
 	case *actor.Stopped:
-		if h := c.rt.cfg.Hooks.Passivated; h != nil {
+		if h := c.d.hooks.Passivated; h != nil {
 			h(c.key)
 		}
 	case passivate:
@@ -46,91 +73,159 @@ func (c *conversation) Receive(ctx actor.Context) {
 		}
 		ctx.Stop(ctx.Self())
 	case *envelope:
+		if time.Now().After(msg.deadline) {
+			// The caller has given up, or is about to: drop the command
+			// unapplied, and say so if anyone still listens.
+			if msg.abandon() {
+				msg.answer(reply{err: errNotApplied(c.key)})
+			}
+			return
+		}
+		if !msg.take() {
+			return // abandoned by its caller: nobody waits for it
+		}
 		value, err := c.handle(msg.cmd)
-		ctx.Respond(&reply{value: value, err: err})
+		msg.answer(reply{value: value, err: err})
 	}
 }
 
 // handle runs one command. A panic is turned into an internal error for the
 // caller, and the state is reloaded from the store on the next command, so a
 // bug cannot leave a half-applied change in memory.
-func (c *conversation) handle(cmd any) (value any, err error) {
+func (c *conversation) handle(cmd command) (value any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.loaded = false
-			c.rt.cfg.Logger.Error("conversation panicked", "conversation", c.key.String(), "panic", p, "stack", string(debug.Stack()))
+			c.d.log.Error("conversation panicked", "conversation", c.key.String(), "panic", p, "stack", string(debug.Stack()))
 			value, err = nil, fmt.Errorf("conversation %s panicked: %v", c.key, p)
 		}
 	}()
 	if err := c.load(); err != nil {
 		return nil, err
 	}
-	switch cmd := cmd.(type) {
-	case alice.GoalCommand:
-		return c.goal(cmd)
-	case createTask:
-		return c.createTask(cmd)
-	case patchTask:
-		return c.patchTask(cmd)
-	case deleteTask:
-		return c.deleteTask(cmd)
-	case timerDue:
-		return c.due(cmd)
-	case jobDone:
-		return nil, c.finish(cmd)
-	default:
-		return nil, fmt.Errorf("conversation %s: unknown command %T", c.key, cmd)
-	}
+	return cmd.run(c)
 }
 
-// load reads the snapshot on first use rather than at start, so that a
+// load reads the conversation on first use rather than at start, so that a
 // failing store answers the request with an error instead of failing the
 // actor.
 func (c *conversation) load() error {
 	if c.loaded {
 		return nil
 	}
-	snap, err := c.rt.cfg.Store.Load(context.Background(), c.key)
+	st, err := c.d.store.Load(context.Background(), c.key)
 	if err != nil {
 		return err
 	}
-	c.snap, c.loaded = snap, true
+	c.header = st.Header
+	c.tasks = make(map[string]*alice.TaskState, len(st.Tasks))
+	for _, ts := range st.Tasks {
+		c.tasks[ts.ID] = ts
+	}
+	c.loaded = true
 	return nil
 }
 
-// commit saves next, with the given run records, and adopts it. On failure
-// the actor forgets its state and reloads it from the store before the next
-// command: a failed commit is almost always not applied, but the store, not
-// memory, has the last word.
-func (c *conversation) commit(next alice.Snapshot, runs []alice.RunRecord) error {
-	if err := c.rt.cfg.Store.Save(context.Background(), c.key, c.snap, next, runs); err != nil {
+func (c *conversation) now() time.Time { return c.d.clock.Now().UTC() }
+
+// change is a change being prepared: a working copy of the header and the
+// writes so far. Nothing in memory moves until it commits.
+type change struct {
+	c      *conversation
+	ch     persistence.Change
+	header alice.Header
+	dirty  bool                        // the header changed
+	tasks  map[string]*alice.TaskState // each written task's state after the change
+	index  map[string]int              // each written task's place in ch.Tasks
+}
+
+func (c *conversation) begin() *change {
+	return &change{c: c, header: c.header.Clone(), tasks: map[string]*alice.TaskState{}, index: map[string]int{}}
+}
+
+// task is the task's state as this change leaves it so far (nil for a
+// finished task it has not read).
+func (ch *change) task(id string) *alice.TaskState {
+	if ts, ok := ch.tasks[id]; ok {
+		return ts
+	}
+	return ch.c.tasks[id]
+}
+
+// putTask writes a task's next state (nil deletes it), keeping the header's
+// counts. prev is its stored state, nil when new; a finished task's comes
+// from the store. A task written twice in one change is written once, with
+// its last state.
+func (ch *change) putTask(prev, next *alice.TaskState) {
+	id := taskID(prev, next)
+	if i, ok := ch.index[id]; ok {
+		prev = ch.ch.Tasks[i].Next // count from the state this change gave it
+		ch.ch.Tasks[i].Next = next
+	} else {
+		ch.index[id] = len(ch.ch.Tasks)
+		ch.ch.Tasks = append(ch.ch.Tasks, persistence.TaskWrite{Prev: prev, Next: next})
+	}
+	if prev != nil {
+		ch.count(prev.Status, -1)
+	}
+	if next != nil {
+		ch.count(next.Status, +1)
+	}
+	ch.tasks[id] = next
+}
+
+func taskID(a, b *alice.TaskState) string {
+	if a != nil {
+		return a.ID
+	}
+	return b.ID
+}
+
+func (ch *change) count(s alice.TaskStatus, d int) {
+	if ch.header.Tasks == nil {
+		ch.header.Tasks = map[alice.TaskStatus]int{}
+	}
+	ch.header.Tasks[s] += d
+	if ch.header.Tasks[s] == 0 {
+		delete(ch.header.Tasks, s)
+	}
+	ch.dirty = true
+}
+
+// touchHeader marks the header as changed by the caller.
+func (ch *change) touchHeader() { ch.dirty = true }
+
+func (ch *change) run(r alice.RunRecord) { ch.ch.Runs = append(ch.ch.Runs, r) }
+
+// commit makes the change durable and then adopts it. On failure the
+// conversation forgets its state and reloads it before the next command: a
+// failed commit is almost always not applied, but the store, not memory,
+// has the last word.
+func (ch *change) commit() error {
+	c := ch.c
+	if ch.dirty {
+		ch.ch.PrevHeader, ch.ch.Header = &c.header, &ch.header
+	}
+	if err := c.d.store.Commit(context.Background(), c.key, &ch.ch); err != nil {
 		c.loaded = false
 		return err
 	}
-	c.snap = next
+	if ch.dirty {
+		c.header = ch.header
+		c.d.wake(c.header.OutboxDue)
+		if c.header.Goal != nil {
+			c.d.wake(c.header.Goal.Due())
+		}
+	}
+	for id, ts := range ch.tasks {
+		if ts == nil || ts.Status.Terminal() {
+			delete(c.tasks, id)
+		} else {
+			c.tasks[id] = ts
+		}
+		if ts != nil {
+			c.d.wake(ts.Due)
+		}
+	}
 	return nil
-}
-
-func (c *conversation) goal(cmd alice.GoalCommand) (*alice.Goal, error) {
-	active, shown, err := alice.ApplyGoal(c.snap.Goal, cmd, c.rt.cfg.Clock.Now(), func() string { return c.rt.cfg.IDs.New("goal_") })
-	if err != nil || cmd.Op == alice.GoalGet {
-		return shown, err
-	}
-	next := c.snap
-	next.Goal = active
-	if err := c.commit(next, nil); err != nil {
-		return nil, err
-	}
-	return shown, nil
-}
-
-// Goal sends a goal command to the conversation of key and returns the goal
-// to show (nil when there is none, or after a delete).
-func Goal(ctx context.Context, r Router, key alice.ConversationKey, cmd alice.GoalCommand) (*alice.Goal, error) {
-	v, err := r.Request(ctx, key, cmd)
-	if err != nil {
-		return nil, err
-	}
-	g, _ := v.(*alice.Goal)
-	return g, nil
 }

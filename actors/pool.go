@@ -7,63 +7,51 @@ import (
 	"time"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/messenger"
 )
 
-// Executor runs one occurrence of a task: sends its text, asks the LLM,
-// runs its workflow. It is given the occurrence id as the idempotency key of
-// whatever it delivers, because after a crash an occurrence may run again.
+// Executor runs the part of an occurrence that takes time: asking the LLM
+// for a run_llm task, running a workflow's steps. It delivers what it
+// produces through send, and returns the id of the last message sent.
 type Executor interface {
-	Execute(ctx context.Context, bot string, task alice.Task, occurrence alice.Occurrence) (messageID string, err error)
+	Execute(ctx context.Context, bot string, task alice.Task, occ alice.Occurrence, send Sender) (messageID string, err error)
 }
 
-// errCancelledBeforeRun marks a queued occurrence whose task was cancelled
-// or deleted before a worker took it.
-var errCancelledBeforeRun = errors.New("the task was cancelled before this occurrence ran")
+// Sender delivers one message of an occurrence. step tells the messages of
+// one occurrence apart: each gets its own dedupe key from it, so an
+// occurrence run again after a crash sends each of them once.
+type Sender func(ctx context.Context, m alice.Outgoing, step string) (messageID string, err error)
 
-// job is one occurrence handed to the pool.
-type job struct {
-	ctx        context.Context // cancelled when the task is cancelled or deleted
-	key        alice.ConversationKey
-	task       alice.Task
-	occurrence alice.Occurrence
-}
-
-// pool runs occurrences off the conversations' mailboxes with a fixed number
-// of workers. Capacity is reserved before a conversation commits the start
-// of an occurrence, so a started occurrence always has a place and submit
-// never blocks an actor.
+// pool runs jobs off the conversations' mailboxes with a fixed number of
+// workers and a bounded queue. A place is taken when the job is offered, so
+// offering never blocks an actor: a full pool says no at once, and the
+// timer service delivers the occurrence again a little later.
 type pool struct {
-	rt      *Runtime
-	jobs    chan job
-	slots   chan struct{} // one token per job queued or running
-	timeout time.Duration
+	slots   chan struct{} // one per job queued or running
+	jobs    chan func()
+	closed  chan struct{}
 	workers sync.WaitGroup
-	closed  chan struct{} // stops the workers
 
 	mu       sync.Mutex
 	draining bool
-	pending  sync.WaitGroup // reserved jobs not yet finished
-	room     chan struct{}  // signalled when a place frees up
+	pending  sync.WaitGroup // jobs offered and not finished
 }
 
-func newPool(rt *Runtime, workers, queue int, timeout time.Duration) *pool {
+func newPool(workers, queue int) *pool {
 	p := &pool{
-		rt:      rt,
-		jobs:    make(chan job, workers+queue),
-		slots:   make(chan struct{}, workers+queue),
-		timeout: timeout,
-		closed:  make(chan struct{}),
-		room:    make(chan struct{}, 1),
+		slots:  make(chan struct{}, workers+queue),
+		jobs:   make(chan func(), workers+queue),
+		closed: make(chan struct{}),
 	}
-	for i := 0; i < workers; i++ {
+	for range workers {
 		p.workers.Add(1)
 		go p.work()
 	}
 	return p
 }
 
-// reserve takes a place for one job, or reports that there is none.
-func (p *pool) reserve() bool {
+// offer queues f if the pool has a place for it.
+func (p *pool) offer(f func()) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.draining {
@@ -71,38 +59,13 @@ func (p *pool) reserve() bool {
 	}
 	select {
 	case p.slots <- struct{}{}:
-		p.pending.Add(1)
-		return true
 	default:
 		return false
 	}
-}
-
-func (p *pool) release() {
-	<-p.slots
-	p.pending.Done()
-	select {
-	case p.room <- struct{}{}:
-	default:
-	}
-}
-
-// waitRoom blocks until the pool has a free place or stop is closed, and
-// reports which. The timer service waits here rather than deliver work the
-// conversations would have to refuse.
-func (p *pool) waitRoom(stop <-chan struct{}) bool {
-	for len(p.slots) >= cap(p.slots) {
-		select {
-		case <-p.room:
-		case <-stop:
-			return false
-		}
-	}
+	p.pending.Add(1)
+	p.jobs <- f // cannot block: it has as many places as slots
 	return true
 }
-
-// submit queues a job whose place was reserved; it never blocks.
-func (p *pool) submit(j job) { p.jobs <- j }
 
 func (p *pool) work() {
 	defer p.workers.Done()
@@ -110,56 +73,18 @@ func (p *pool) work() {
 		select {
 		case <-p.closed:
 			return
-		case j := <-p.jobs:
-			p.run(j)
-			p.release()
+		case f := <-p.jobs:
+			f()
+			<-p.slots
+			p.pending.Done()
 		}
 	}
-}
-
-func (p *pool) run(j job) {
-	done := jobDone{taskID: j.task.ID, occurrenceID: j.occurrence.ID}
-	if j.ctx.Err() != nil {
-		done.err = errCancelledBeforeRun
-	} else {
-		ctx, cancel := context.WithTimeout(j.ctx, p.timeout)
-		done.messageID, done.err = p.rt.cfg.Executor.Execute(ctx, j.key.Bot, j.task, j.occurrence)
-		cancel()
-		if done.err != nil && j.ctx.Err() != nil {
-			done.err = errors.New("the task was cancelled while this occurrence ran")
-		}
-	}
-	done.finishedAt = p.rt.cfg.Clock.Now()
-	p.report(j.key, done)
-}
-
-// report delivers the result to the conversation, activating it if needed.
-// If it cannot be delivered (the runtime is stopping), the occurrence stays
-// in flight in the store and is resumed after the restart.
-func (p *pool) report(key alice.ConversationKey, done jobDone) {
-	for attempt := 0; attempt < 5; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := p.rt.request(ctx, key, done)
-		cancel()
-		if err == nil || alice.ErrorCode(err) != alice.EUnavailable {
-			if err != nil {
-				p.rt.cfg.Logger.Error("recording an occurrence failed", "task", done.taskID, "occurrence", done.occurrenceID, "err", err)
-			}
-			return
-		}
-		select {
-		case <-p.closed:
-			return
-		case <-time.After(time.Duration(attempt+1) * 100 * time.Millisecond):
-		}
-	}
-	p.rt.cfg.Logger.Warn("occurrence result not delivered; it resumes after a restart", "task", done.taskID, "occurrence", done.occurrenceID)
 }
 
 // drain stops taking jobs and waits, at most until ctx ends, for queued and
-// running ones to finish and report; then it stops the workers. A job still
-// running when ctx ends is abandoned: its occurrence stays in flight in the
-// store and is resumed after the restart.
+// running ones to finish; then it stops the workers. A job still running
+// when ctx ends is abandoned: its occurrence was never recorded, so it runs
+// again after the next start.
 func (p *pool) drain(ctx context.Context) {
 	p.mu.Lock()
 	p.draining = true
@@ -176,4 +101,57 @@ func (p *pool) drain(ctx context.Context) {
 	case <-ctx.Done():
 		close(p.closed)
 	}
+}
+
+// jobRunner runs the jobs the conversations start and reports each one back
+// to its conversation.
+type jobRunner struct {
+	executor Executor
+	clock    alice.Clock
+	ids      *alice.IDs
+	timeout  time.Duration
+	report   func(j *job, res result)
+}
+
+func (r *jobRunner) run(j *job) {
+	res := result{attempts: 1}
+	if j.ctx.Err() != nil {
+		res.notStarted = true
+	} else {
+		ctx, cancel := context.WithTimeout(j.ctx, r.timeout)
+		send := r.sender(j, &res)
+		if j.task.Action == alice.ActionSendText {
+			res.messageID, res.err = send(ctx, alice.Outgoing{Kind: alice.KindText, Text: j.task.Text}, "")
+		} else {
+			res.messageID, res.err = r.executor.Execute(ctx, j.conv.Bot, j.task, j.occ, send)
+		}
+		cancel()
+		if res.err != nil && j.ctx.Err() != nil {
+			res.err = errors.New("the task was paused, cancelled or deleted while this occurrence ran")
+		}
+	}
+	res.finishedAt = r.clock.Now()
+	r.report(j, res)
+}
+
+// sender delivers an occurrence's messages: into the result, for the
+// conversation to commit with the run, when the bot's messenger is the
+// local outbox; through the chat platform otherwise, under a dedupe key of
+// the occurrence and step, which no request's Idempotency-Key can name.
+func (r *jobRunner) sender(j *job, res *result) Sender {
+	return func(ctx context.Context, m alice.Outgoing, step string) (string, error) {
+		if j.bot.Messenger == nil {
+			stored := m.Stored(r.ids.New("om_"), r.clock.Now())
+			res.staged = append(res.staged, staged{message: stored, content: m.Data})
+			return stored.ID, nil
+		}
+		return j.bot.Messenger.Send(ctx, messenger.TargetOf(j.task.Scope()), m, "occurrence/"+j.occ.ID+"/"+step)
+	}
+}
+
+// noExecutor is the Executor of a runtime configured without one.
+type noExecutor struct{}
+
+func (noExecutor) Execute(context.Context, string, alice.Task, alice.Occurrence, Sender) (string, error) {
+	return "", errors.New("this runtime has no executor for LLM tasks and workflows")
 }

@@ -1,19 +1,21 @@
 // Package actors hosts conversations in protoactor-go. Each conversation (a
-// bot and a scope) is one actor that owns its state, applies the pure state
-// machines of package alice, persists its snapshot and only then answers.
+// bot and a scope) is one actor that owns its records, applies the pure
+// state machines of package alice, commits each change and only then
+// answers. Runtime implements the services of package alice for each bot
+// (Runtime.Bot).
 //
-// Callers see only Router. Behind it, a fixed set of shard actors are the
-// only ones that spawn conversation actors; a shard buffers traffic for a
-// conversation that is passivating and re-spawns it afterwards, caps how
-// many conversations stay live (LRU) and passivates idle ones. protoactor is
-// kept behind this package so the rest of the code never imports it.
+// Behind it, a fixed set of shard actors are the only ones that spawn
+// conversation actors; a shard buffers traffic for a conversation that is
+// passivating and re-spawns it afterwards, caps how many conversations stay
+// live (LRU) and passivates idle ones. protoactor is kept behind this
+// package so the rest of the code never imports it.
 package actors
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -22,16 +24,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/messenger"
 	"github.com/alice-runtime/alice/persistence"
 )
-
-// Router delivers a command to the conversation actor of key, activating it
-// when it is dormant, and returns the conversation's answer. A deadline on
-// ctx bounds the wait; an answer that does not come in time is an
-// alice.EUnavailable error (the command may still be applied later).
-type Router interface {
-	Request(ctx context.Context, key alice.ConversationKey, cmd any) (any, error)
-}
 
 // Hooks observe conversation lifecycles, for metrics and tests. They run on
 // the conversation's own goroutine and must be fast and safe for concurrent
@@ -41,19 +36,60 @@ type Hooks struct {
 	Passivated func(alice.ConversationKey) // the actor stopped
 }
 
-// Store is what the runtime needs from persistence: snapshots for the
-// conversations and the due-time index for the timer service.
+// Store is everything the runtime needs from persistence.
 type Store interface {
-	persistence.SnapshotStore
+	persistence.ConversationStore
+	persistence.TaskReader
+	persistence.MessageReader
 	persistence.DueIndex
+}
+
+// BotConfig is what one bot's conversations need. Zero values take the
+// defaults documented on each field.
+type BotConfig struct {
+	Rules         alice.TaskRules
+	CatchUpWindow time.Duration // a missed slot this recent still runs once; default 1h
+	TaskRetention time.Duration // finished tasks are kept this long; default 30 days
+	Outbox        OutboxLimits
+	// Messenger delivers to the chat platform; nil keeps messages in the
+	// conversations' local outbox.
+	Messenger messenger.Messenger
+	// Agents bounds the LLM tasks and workflows of this bot running at
+	// once (default 4), so hung agents of one bot cannot take every worker;
+	// AgentQueue bounds those waiting (default 1,024).
+	Agents, AgentQueue int
+}
+
+// OutboxLimits bound a bot's local outbox, per conversation.
+type OutboxLimits struct {
+	MaxMessages int           // the oldest go first; default 1,000
+	MaxAge      time.Duration // 0: no age limit
+}
+
+func (b *BotConfig) setDefaults() {
+	if b.CatchUpWindow == 0 {
+		b.CatchUpWindow = time.Hour
+	}
+	if b.TaskRetention <= 0 {
+		b.TaskRetention = alice.DefaultTaskRetention
+	}
+	if b.Outbox.MaxMessages <= 0 {
+		b.Outbox.MaxMessages = alice.DefaultOutboxMaxMessages
+	}
+	if b.Agents <= 0 {
+		b.Agents = 4
+	}
+	if b.AgentQueue <= 0 {
+		b.AgentQueue = 1024
+	}
 }
 
 // Config configures a Runtime. Store is required; zero values elsewhere
 // take the defaults documented on each field.
 type Config struct {
 	Store    Store
-	Executor Executor             // runs due tasks; default: one that fails every run
-	Policies map[string]BotPolicy // per bot id; a bot without one gets defaults
+	Bots     map[string]BotConfig // by bot id; conversations of other bots get defaults
+	Executor Executor             // runs LLM tasks and workflows; default: one that fails them
 	Clock    alice.Clock          // default: the system clock
 	IDs      *alice.IDs           // default: ids from Clock
 	Logger   *slog.Logger         // default: slog.Default()
@@ -65,8 +101,8 @@ type Config struct {
 	RequestTimeout time.Duration // wait for an answer when ctx has no deadline; default 30s
 	MaxBuffered    int           // requests held per passivating conversation; default 1,024
 
-	Workers    int           // task occurrences run at once; default 64 (they wait on I/O)
-	Queue      int           // occurrences waiting for a worker; default 1,024
+	Senders    int           // sends to a chat platform at once; default 64 (they wait on I/O)
+	SendQueue  int           // sends waiting for a worker; default 1,024
 	JobTimeout time.Duration // bound on one occurrence; default 10m
 	TimerRetry time.Duration // a delivered due entry is delivered again after; default 1m
 }
@@ -81,65 +117,52 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Shards <= 0 {
-		c.Shards = 32
-	}
-	if c.MaxLive <= 0 {
-		c.MaxLive = 20_000
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 10 * time.Minute
-	}
-	if c.RequestTimeout <= 0 {
-		c.RequestTimeout = 30 * time.Second
-	}
-	if c.MaxBuffered <= 0 {
-		c.MaxBuffered = 1024
-	}
 	if c.Executor == nil {
 		c.Executor = noExecutor{}
 	}
-	if c.Workers <= 0 {
-		c.Workers = 64
+	defaults := []struct {
+		v *int
+		d int
+	}{{&c.Shards, 32}, {&c.MaxLive, 20_000}, {&c.MaxBuffered, 1024}, {&c.Senders, 64}, {&c.SendQueue, 1024}}
+	for _, f := range defaults {
+		if *f.v <= 0 {
+			*f.v = f.d
+		}
 	}
-	if c.Queue <= 0 {
-		c.Queue = 1024
-	}
-	if c.JobTimeout <= 0 {
-		c.JobTimeout = 10 * time.Minute
-	}
-	if c.TimerRetry <= 0 {
-		c.TimerRetry = time.Minute
+	durations := []struct {
+		v *time.Duration
+		d time.Duration
+	}{{&c.IdleTimeout, 10 * time.Minute}, {&c.RequestTimeout, 30 * time.Second}, {&c.JobTimeout, 10 * time.Minute}, {&c.TimerRetry, time.Minute}}
+	for _, f := range durations {
+		if *f.v <= 0 {
+			*f.v = f.d
+		}
 	}
 }
 
-// noExecutor is the Executor of a runtime configured without one.
-type noExecutor struct{}
-
-func (noExecutor) Execute(context.Context, string, alice.Task, alice.Occurrence) (string, error) {
-	return "", errors.New("this runtime has no executor for tasks")
-}
-
-// Runtime is the actor system hosting every conversation of every bot. It is
-// a Router. Create it with New and end it with Shutdown.
+// Runtime is the actor system hosting every conversation of every bot.
+// Create it with New and end it with Shutdown.
 type Runtime struct {
 	cfg    Config
 	system *actor.ActorSystem
 	shards []*actor.PID
+	seed   maphash.Seed
+	req    *requester
 	timers *timers
-	pool   *pool
+	sends  *pool
+	agents map[string]*pool
+	jobs   *jobRunner
 
 	stopping atomic.Bool // Shutdown began: callers are refused
-	closing  atomic.Bool // the shards drain: the runtime's own workers are refused too
+	closing  atomic.Bool // the shards drain: the runtime's own reports are refused too
 
 	stopSweep chan struct{}
 	sweepDone sync.WaitGroup
 	shutdown  sync.Once
 }
 
-var _ Router = (*Runtime)(nil)
-
-// New starts the shard actors and the idle sweep.
+// New starts the shard actors, the worker pools, the timer service and the
+// idle sweep.
 func New(cfg Config) (*Runtime, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("actors: Config.Store is required")
@@ -149,73 +172,125 @@ func New(cfg Config) (*Runtime, error) {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(demoteInfo{logger.Handler()}).With("component", "protoactor")
 	}))
-	rt := &Runtime{cfg: cfg, system: system, stopSweep: make(chan struct{})}
+	rt := &Runtime{cfg: cfg, system: system, seed: maphash.MakeSeed(), stopSweep: make(chan struct{}), agents: map[string]*pool{}}
+	bots := map[string]*BotConfig{}
+	for id, b := range cfg.Bots {
+		b.setDefaults()
+		bots[id] = &b
+		rt.agents[id] = newPool(b.Agents, b.AgentQueue)
+	}
+	rt.sends = newPool(cfg.Senders, cfg.SendQueue)
+	rt.jobs = &jobRunner{executor: cfg.Executor, clock: cfg.Clock, ids: cfg.IDs, timeout: cfg.JobTimeout, report: rt.report}
+	rt.req = &requester{root: system.Root, shardOf: rt.shardOf, requestTimeout: cfg.RequestTimeout}
+	rt.timers = newTimers(cfg.Store, rt.deliverDue, cfg.Clock, logger, cfg.TimerRetry)
+	d := &deps{
+		store: cfg.Store, clock: cfg.Clock, ids: cfg.IDs, log: logger, hooks: cfg.Hooks, bots: bots,
+		wake: rt.timers.wake, start: rt.start,
+	}
 
 	// A shard that panics must keep its children and its buffers: the
 	// default guardian would restart it, and a restart stops every child.
 	resume := actor.NewOneForOneStrategy(10, time.Second, func(any) actor.Directive { return actor.ResumeDirective })
-	perShard := (cfg.MaxLive + cfg.Shards - 1) / cfg.Shards
-	for i := 0; i < cfg.Shards; i++ {
-		props := actor.PropsFromProducer(func() actor.Actor { return newShard(rt, perShard) }, actor.WithGuardian(resume))
+	sc := shardConfig{
+		newConversation: func(k alice.ConversationKey) actor.Actor { return newConversation(d, k) },
+		clock:           cfg.Clock,
+		maxLive:         (cfg.MaxLive + cfg.Shards - 1) / cfg.Shards,
+		idleTimeout:     cfg.IdleTimeout,
+		maxBuffered:     cfg.MaxBuffered,
+	}
+	for range cfg.Shards {
+		props := actor.PropsFromProducer(func() actor.Actor { return newShard(sc) }, actor.WithGuardian(resume))
 		rt.shards = append(rt.shards, system.Root.Spawn(props))
 	}
 	rt.sweepDone.Add(1)
 	go rt.sweepIdle()
-	rt.pool = newPool(rt, cfg.Workers, cfg.Queue, cfg.JobTimeout)
-	rt.timers = newTimers(rt, cfg.Store, cfg.TimerRetry)
 	rt.timers.start()
 	return rt, nil
 }
 
-// Request implements Router.
-func (rt *Runtime) Request(ctx context.Context, key alice.ConversationKey, cmd any) (any, error) {
+// request is how callers reach a conversation; refused once Shutdown began.
+func (rt *Runtime) request(ctx context.Context, key alice.ConversationKey, cmd command) (any, error) {
 	if rt.stopping.Load() {
 		return nil, errShuttingDown
 	}
-	return rt.request(ctx, key, cmd)
+	return rt.req.request(ctx, key, cmd)
 }
 
-// request is Request for the runtime's own timer service and workers, which
+// internal is request for the runtime's own timer service and workers, which
 // keep working while Shutdown waits for them.
-func (rt *Runtime) request(ctx context.Context, key alice.ConversationKey, cmd any) (any, error) {
+func (rt *Runtime) internal(ctx context.Context, key alice.ConversationKey, cmd command) (any, error) {
 	if rt.closing.Load() {
 		return nil, errShuttingDown
 	}
-	timeout := rt.cfg.RequestTimeout
-	if deadline, ok := ctx.Deadline(); ok {
-		timeout = time.Until(deadline)
+	return rt.req.request(ctx, key, cmd)
+}
+
+// deliverDue hands a due entry to its conversation.
+func (rt *Runtime) deliverDue(ctx context.Context, d persistence.Due) (dueAnswer, error) {
+	var cmd command
+	switch d.Kind {
+	case persistence.DueTask:
+		cmd = taskDue{id: d.ID, at: d.At}
+	case persistence.DueOutbox:
+		cmd = outboxDue{at: d.At}
+	default:
+		cmd = goalDue{at: d.At}
 	}
-	if err := ctx.Err(); err != nil || timeout <= 0 {
-		return nil, alice.Errorf(alice.EUnavailable, "request deadline passed before it reached conversation %s", key.Scope)
+	v, err := rt.internal(ctx, d.Key, cmd)
+	a, _ := v.(dueAnswer)
+	return a, err
+}
+
+// start offers a job to the pool of its kind: the bot's agents for LLM
+// tasks and workflows, the shared senders for sends to a chat platform.
+func (rt *Runtime) start(j *job) bool {
+	p := rt.sends
+	if j.task.Action != alice.ActionSendText {
+		if p = rt.agents[j.conv.Bot]; p == nil {
+			return false
+		}
 	}
-	res, err := rt.system.Root.RequestFuture(rt.shardOf(key), &envelope{key: key, cmd: cmd}, timeout).Result()
-	switch {
-	case errors.Is(err, actor.ErrTimeout):
-		return nil, alice.Errorf(alice.EUnavailable, "conversation %s did not answer within %s; retry later", key.Scope, timeout.Round(time.Millisecond))
-	case errors.Is(err, actor.ErrDeadLetter):
-		return nil, errShuttingDown
-	case err != nil:
-		return nil, fmt.Errorf("request to conversation %s: %w", key, err)
+	return p.offer(func() { rt.jobs.run(j) })
+}
+
+// report delivers a finished job to its conversation, activating it if
+// needed. If it cannot be delivered (the runtime is stopping), the
+// occurrence stays unrecorded and runs again after the restart.
+func (rt *Runtime) report(j *job, res result) {
+	for attempt := range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := rt.internal(ctx, j.conv, jobDone{job: j, res: res})
+		cancel()
+		if err == nil || alice.ErrorCode(err) != alice.EUnavailable {
+			if err != nil {
+				rt.cfg.Logger.Error("recording an occurrence failed", "task", j.task.ID, "occurrence", j.occ.ID, "err", err)
+			}
+			return
+		}
+		if rt.closing.Load() {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
 	}
-	r, ok := res.(*reply)
-	if !ok {
-		return nil, fmt.Errorf("request to conversation %s: unexpected answer %T", key, res)
-	}
-	return r.value, r.err
+	rt.cfg.Logger.Warn("occurrence result not recorded; it runs again after a restart", "task", j.task.ID, "occurrence", j.occ.ID)
 }
 
 // Shutdown stops accepting requests, stops the timer service, lets running
-// task occurrences finish and record themselves, lets every live
-// conversation answer what is queued in its mailbox, and stops all actors.
-// It does not close the store, which the caller owns and closes afterwards.
-// ctx bounds the wait; occurrences still running then resume after the
-// next start.
+// occurrences finish and record themselves, lets every live conversation
+// answer what is queued in its mailbox, and stops all actors. It does not
+// close the store, which the caller owns and closes afterwards. ctx bounds
+// the wait; occurrences still running then run again after the next start.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
 	var err error
 	rt.shutdown.Do(func() {
 		rt.stopping.Store(true)
 		rt.timers.shutdown()
-		rt.pool.drain(ctx)
+		var wg sync.WaitGroup
+		for _, p := range append([]*pool{rt.sends}, mapValues(rt.agents)...) {
+			wg.Add(1)
+			go func() { defer wg.Done(); p.drain(ctx) }()
+		}
+		wg.Wait()
 		rt.closing.Store(true)
 		close(rt.stopSweep)
 		rt.sweepDone.Wait()
@@ -241,6 +316,14 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	return err
 }
 
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
 // sweepIdle asks every shard, twice per idle timeout, to passivate the
 // conversations that have been idle too long. One goroutine serves all
 // shards; protoactor's SetReceiveTimeout is not used because it races at the
@@ -262,12 +345,15 @@ func (rt *Runtime) sweepIdle() {
 }
 
 func (rt *Runtime) shardOf(key alice.ConversationKey) *actor.PID {
-	h := fnv.New32a()
-	h.Write([]byte(key.String()))
-	return rt.shards[h.Sum32()%uint32(len(rt.shards))]
+	var h maphash.Hash
+	h.SetSeed(rt.seed)
+	h.WriteString(key.Bot)
+	h.WriteByte(0)
+	h.WriteString(string(key.Scope.Type))
+	h.WriteByte(0)
+	h.WriteString(key.Scope.ID)
+	return rt.shards[h.Sum64()%uint64(len(rt.shards))]
 }
-
-var errShuttingDown = &alice.Error{Code: alice.EUnavailable, Message: "the runtime is shutting down"}
 
 // demoteInfo logs protoactor's info lines (system started, and the like) at
 // debug level: routine for the library, noise for an operator. Warnings and

@@ -3,132 +3,94 @@ package actors
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alice-runtime/alice"
-	"github.com/alice-runtime/alice/persistence/badgerstore"
 )
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func TestGoalThroughServicePersists(t *testing.T) {
+	store := openStore(t, t.TempDir())
+	svc := startRuntime(t, Config{Store: store}).Bot("main")
+	conv := chatConv(1)
 
-func openStore(t *testing.T, dir string) *badgerstore.Store {
-	t.Helper()
-	s, err := badgerstore.Open(dir, quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func startRuntime(t *testing.T, cfg Config) *Runtime {
-	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = quietLogger()
-	}
-	rt, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Shutdown(context.Background()) })
-	return rt
-}
-
-func chatKey(i int) alice.ConversationKey {
-	return alice.ConversationKey{Bot: "main", Scope: alice.Scope{Type: alice.ScopeChat, ID: fmt.Sprintf("oc_%d", i)}}
-}
-
-// lifecycles counts activations per conversation and fails the test if two
-// actors of one conversation are ever alive at the same time.
-type lifecycles struct {
-	t           *testing.T
-	mu          sync.Mutex
-	alive       map[alice.ConversationKey]int
-	activations map[alice.ConversationKey]int
-	passivated  atomic.Int64
-}
-
-func newLifecycles(t *testing.T) *lifecycles {
-	return &lifecycles{t: t, alive: map[alice.ConversationKey]int{}, activations: map[alice.ConversationKey]int{}}
-}
-
-func (l *lifecycles) hooks() Hooks {
-	return Hooks{
-		Activated: func(k alice.ConversationKey) {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			l.alive[k]++
-			l.activations[k]++
-			if l.alive[k] > 1 {
-				l.t.Errorf("conversation %s has %d live actors", k, l.alive[k])
-			}
-		},
-		Passivated: func(k alice.ConversationKey) {
-			l.mu.Lock()
-			l.alive[k]--
-			l.mu.Unlock()
-			l.passivated.Add(1)
-		},
-	}
-}
-
-func (l *lifecycles) activationsOf(k alice.ConversationKey) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.activations[k]
-}
-
-func TestGoalThroughRouterPersists(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	store := openStore(t, dir)
-	rt := startRuntime(t, Config{Store: store})
-	key := chatKey(1)
-
-	created, err := Goal(ctx, rt, key, alice.GoalCommand{Op: alice.GoalCreate, Description: "Review PR #42"})
+	created, err := svc.CreateGoal(bg, conv, alice.GoalCreate{Description: "Review PR #42"})
 	if err != nil || created == nil || created.Status != alice.GoalInProgress {
 		t.Fatalf("create = %+v, %v", created, err)
 	}
-	if _, err := Goal(ctx, rt, key, alice.GoalCommand{Op: alice.GoalCreate, Description: "again"}); alice.ErrorCode(err) != alice.EConflict {
+	if _, err := svc.CreateGoal(bg, conv, alice.GoalCreate{Description: "again"}); alice.ErrorCode(err) != alice.EConflict {
 		t.Fatalf("second create: %v, want conflict", err)
 	}
-	if _, err := Goal(ctx, rt, key, alice.GoalCommand{Op: alice.GoalPause}); err != nil {
+	if _, err := svc.PauseGoal(bg, conv); err != nil {
 		t.Fatal(err)
 	}
-
 	// What the store holds is what was acknowledged, without the actor.
-	snap, err := store.Load(ctx, key)
-	if err != nil || snap.Goal == nil || snap.Goal.ID != created.ID || snap.Goal.Status != alice.GoalPaused {
-		t.Fatalf("stored snapshot = %+v, %v; want goal %s paused", snap.Goal, err, created.ID)
+	st, err := store.Load(bg, chatKey(1))
+	if err != nil || st.Header.Goal == nil || st.Header.Goal.ID != created.ID || st.Header.Goal.Status != alice.GoalPaused {
+		t.Fatalf("stored header = %+v, %v; want goal %s paused", st.Header.Goal, err, created.ID)
 	}
-	if g, err := Goal(ctx, rt, chatKey(2), alice.GoalCommand{Op: alice.GoalGet}); err != nil || g != nil {
+	if g, err := svc.GetGoal(bg, chatConv(2)); err != nil || g != nil {
 		t.Fatalf("another conversation sees %+v, %v", g, err)
+	}
+	if _, err := svc.GetGoal(bg, alice.Conversation{ReceiveIDType: "chat_id"}); alice.ErrorCode(err) != alice.EInvalid {
+		t.Fatalf("no receive id: %v, want invalid", err)
 	}
 }
 
 func TestRequestAfterShutdownIsUnavailable(t *testing.T) {
 	rt := startRuntime(t, Config{Store: openStore(t, t.TempDir())})
-	if err := rt.Shutdown(context.Background()); err != nil {
+	if err := rt.Shutdown(bg); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Goal(context.Background(), rt, chatKey(1), alice.GoalCommand{Op: alice.GoalGet})
-	if alice.ErrorCode(err) != alice.EUnavailable {
+	if _, err := rt.Bot("main").GetGoal(bg, chatConv(1)); alice.ErrorCode(err) != alice.EUnavailable {
 		t.Fatalf("after shutdown: %v, want unavailable", err)
 	}
 }
 
-func TestExpiredDeadlineIsUnavailable(t *testing.T) {
-	rt := startRuntime(t, Config{Store: openStore(t, t.TempDir())})
-	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+func TestExpiredDeadlineIsNotApplied(t *testing.T) {
+	svc := startRuntime(t, Config{Store: openStore(t, t.TempDir())}).Bot("main")
+	ctx, cancel := context.WithDeadline(bg, time.Now().Add(-time.Second))
 	defer cancel()
-	if _, err := Goal(ctx, rt, chatKey(1), alice.GoalCommand{Op: alice.GoalGet}); alice.ErrorCode(err) != alice.EUnavailable {
-		t.Fatalf("expired deadline: %v, want unavailable", err)
+	if _, err := svc.CreateGoal(ctx, chatConv(1), alice.GoalCreate{Description: "late"}); alice.ErrorCode(err) != alice.EUnavailable || !strings.Contains(err.Error(), "not applied") {
+		t.Fatalf("expired deadline: %v, want unavailable, not applied", err)
+	}
+	if g, _ := svc.GetGoal(bg, chatConv(1)); g != nil {
+		t.Fatalf("the late create was applied: %+v", g)
+	}
+}
+
+// TestCommandPastItsDeadlineIsDropped keeps a conversation busy (its commit
+// held at a gate) while a second request waits in its mailbox past its
+// deadline. The caller is told it was not applied, and it never is.
+func TestCommandPastItsDeadlineIsDropped(t *testing.T) {
+	store := &gatedStore{Store: openStore(t, t.TempDir())}
+	svc := startRuntime(t, Config{Store: store}).Bot("main")
+	store.close()
+	first := make(chan error, 1)
+	go func() {
+		_, err := svc.CreateGoal(bg, chatConv(1), alice.GoalCreate{Description: "first"})
+		first <- err
+	}()
+	await(t, "the first commit to reach the gate", func() bool { return store.waiting.Load() == 1 })
+
+	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
+	defer cancel()
+	_, err := svc.CreateTask(ctx, alice.TaskCreate{Input: alice.TaskInput{
+		ScopeType: alice.Value("chat"), ScopeID: alice.Value("oc_1"), Action: alice.Value("send_text"), Text: alice.Value("late"),
+		RunAt: alice.Value("2099-01-01T00:00:00Z"),
+	}})
+	if alice.ErrorCode(err) != alice.EUnavailable || !strings.Contains(err.Error(), "not applied") {
+		t.Fatalf("request stuck behind a busy conversation: %v, want unavailable, not applied", err)
+	}
+	store.open()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if _, total, _ := svc.ListTasks(bg, alice.TaskFilter{}, alice.Page{Limit: 10}); total != 0 {
+		t.Fatalf("the request answered \"not applied\" created %d tasks", total)
 	}
 }
 
@@ -139,17 +101,13 @@ func TestExpiredDeadlineIsUnavailable(t *testing.T) {
 func TestConcurrentConversations(t *testing.T) {
 	const conversations, racers = 1000, 4
 	dir := t.TempDir()
-	ctx := context.Background()
-	store, err := badgerstore.Open(dir, quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t, dir)
 	life := newLifecycles(t)
 	rt, err := New(Config{Store: store, Logger: quietLogger(), Hooks: life.hooks(), Shards: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
-
+	svc := rt.Bot("main")
 	winners := make([]string, conversations) // id of the acknowledged create
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64) // bound the goroutines doing work at once
@@ -159,15 +117,15 @@ func TestConcurrentConversations(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			key := chatKey(i)
-			race := func(cmd alice.GoalCommand) (oks []*alice.Goal, conflicts int) {
+			conv := chatConv(i)
+			race := func(name string, op func() (*alice.Goal, error)) (oks []*alice.Goal, conflicts int) {
 				var mu sync.Mutex
 				var inner sync.WaitGroup
 				for r := 0; r < racers; r++ {
 					inner.Add(1)
 					go func() {
 						defer inner.Done()
-						g, err := Goal(ctx, rt, key, cmd)
+						g, err := op()
 						mu.Lock()
 						defer mu.Unlock()
 						switch alice.ErrorCode(err) {
@@ -176,27 +134,29 @@ func TestConcurrentConversations(t *testing.T) {
 						case alice.EConflict:
 							conflicts++
 						default:
-							t.Errorf("%s %s: %v", key, cmd.Op, err)
+							t.Errorf("%v %s: %v", conv, name, err)
 						}
 					}()
 				}
 				inner.Wait()
 				return oks, conflicts
 			}
-			created, conflicts := race(alice.GoalCommand{Op: alice.GoalCreate, Description: fmt.Sprint("goal ", i)})
+			created, conflicts := race("create", func() (*alice.Goal, error) {
+				return svc.CreateGoal(bg, conv, alice.GoalCreate{Description: fmt.Sprint("goal ", i)})
+			})
 			if len(created) != 1 || conflicts != racers-1 {
-				t.Errorf("%s: %d creates acknowledged and %d conflicts, want 1 and %d", key, len(created), conflicts, racers-1)
+				t.Errorf("%v: %d creates acknowledged and %d conflicts, want 1 and %d", conv, len(created), conflicts, racers-1)
 				return
 			}
 			winners[i] = created[0].ID
-			paused, conflicts := race(alice.GoalCommand{Op: alice.GoalPause})
+			paused, conflicts := race("pause", func() (*alice.Goal, error) { return svc.PauseGoal(bg, conv) })
 			if len(paused) != 1 || conflicts != racers-1 {
-				t.Errorf("%s: %d pauses acknowledged and %d conflicts, want 1 and %d", key, len(paused), conflicts, racers-1)
+				t.Errorf("%v: %d pauses acknowledged and %d conflicts, want 1 and %d", conv, len(paused), conflicts, racers-1)
 			}
 		}(i)
 	}
 	wg.Wait()
-	if err := rt.Shutdown(ctx); err != nil {
+	if err := rt.Shutdown(bg); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < conversations; i++ {
@@ -207,11 +167,9 @@ func TestConcurrentConversations(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-
-	store2 := openStore(t, dir)
-	rt2 := startRuntime(t, Config{Store: store2})
+	svc2 := startRuntime(t, Config{Store: openStore(t, dir)}).Bot("main")
 	for i := 0; i < conversations; i++ {
-		g, err := Goal(ctx, rt2, chatKey(i), alice.GoalCommand{Op: alice.GoalGet})
+		g, err := svc2.GetGoal(bg, chatConv(i))
 		if err != nil || g == nil || g.ID != winners[i] || g.Status != alice.GoalPaused {
 			t.Fatalf("%s after restart: %+v, %v; want goal %s paused", chatKey(i), g, err, winners[i])
 		}
@@ -225,40 +183,39 @@ func TestConcurrentConversations(t *testing.T) {
 func TestPassivationKeepsState(t *testing.T) {
 	const conversations, cycles = 40, 15
 	life := newLifecycles(t)
-	rt := startRuntime(t, Config{
+	svc := startRuntime(t, Config{
 		Store:       openStore(t, t.TempDir()),
 		Hooks:       life.hooks(),
 		Shards:      2,
 		MaxLive:     6, // three per shard, far fewer than the conversations
 		IdleTimeout: time.Millisecond,
-	})
-	ctx := context.Background()
+	}).Bot("main")
 	var wg sync.WaitGroup
 	for i := 0; i < conversations; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			key := chatKey(i)
+			conv := chatConv(i)
 			var lastCompleted string
 			for c := 0; c < cycles; c++ {
 				want := fmt.Sprintf("cycle %d of %d", c, i)
-				if g, err := Goal(ctx, rt, key, alice.GoalCommand{Op: alice.GoalGet}); err != nil || g != nil {
-					t.Errorf("%s before cycle %d: %+v, %v; want no active goal (last completed %s)", key, c, g, err, lastCompleted)
+				if g, err := svc.GetGoal(bg, conv); err != nil || g != nil {
+					t.Errorf("%v before cycle %d: %+v, %v; want no active goal (last completed %s)", conv, c, g, err, lastCompleted)
 					return
 				}
-				created, err := Goal(ctx, rt, key, alice.GoalCommand{Op: alice.GoalCreate, Description: want})
+				created, err := svc.CreateGoal(bg, conv, alice.GoalCreate{Description: want})
 				if err != nil {
-					t.Errorf("%s create %d: %v", key, c, err)
+					t.Errorf("%v create %d: %v", conv, c, err)
 					return
 				}
-				got, err := Goal(ctx, rt, key, alice.GoalCommand{Op: alice.GoalGet})
+				got, err := svc.GetGoal(bg, conv)
 				if err != nil || got == nil || got.ID != created.ID || got.Description != want {
-					t.Errorf("%s after create %d: %+v, %v; want %s", key, c, got, err, created.ID)
+					t.Errorf("%v after create %d: %+v, %v; want %s", conv, c, got, err, created.ID)
 					return
 				}
-				done, err := Goal(ctx, rt, key, alice.GoalCommand{Op: alice.GoalComplete})
+				done, err := svc.CompleteGoal(bg, conv)
 				if err != nil || done.ID != created.ID {
-					t.Errorf("%s complete %d: %+v, %v", key, c, done, err)
+					t.Errorf("%v complete %d: %+v, %v", conv, c, done, err)
 					return
 				}
 				lastCompleted = done.ID

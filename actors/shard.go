@@ -10,18 +10,41 @@ import (
 	"github.com/alice-runtime/alice"
 )
 
+// Messages between a shard and its conversations.
+type (
+	// passivate asks a conversation to stop. Sent only by its shard, after
+	// which the shard buffers new traffic until it sees Terminated or
+	// passivateRefused.
+	passivate struct{}
+	// passivateRefused tells the shard the conversation cannot stop now (it
+	// has work in flight); the shard makes it live again and flushes its
+	// buffer.
+	passivateRefused struct{ pid *actor.PID }
+	// sweep asks a shard to passivate its idle conversations.
+	sweep struct{}
+	// drain asks a shard to stop all its conversations and answer when they
+	// have all terminated. After drain the shard refuses new requests.
+	drain struct{}
+	// drained answers drain.
+	drained struct{}
+)
+
 // child is a shard's record of one conversation actor.
 type child struct {
 	key      alice.ConversationKey
 	pid      *actor.PID
 	lastUsed time.Time
-	buffer   []pending // requests held while the actor passivates
+	buffer   []*envelope // requests held while the actor passivates
 }
 
-// pending is a buffered request and the future waiting for its answer.
-type pending struct {
-	msg    *envelope
-	sender *actor.PID
+// shardConfig is what a shard needs: how to make a conversation actor, and
+// its bounds.
+type shardConfig struct {
+	newConversation func(alice.ConversationKey) actor.Actor
+	clock           alice.Clock
+	maxLive         int           // live conversations in this shard
+	idleTimeout     time.Duration // passivate after this long unused
+	maxBuffered     int           // requests held per passivating conversation
 }
 
 // shard owns a slice of the conversations. It alone spawns them, so a
@@ -29,17 +52,16 @@ type pending struct {
 // through it, so it can hold requests while the conversation passivates
 // (protoactor's Stop would silently drop them).
 type shard struct {
-	rt       *Runtime
+	cfg      shardConfig
 	live     *simplelru.LRU[alice.ConversationKey, *child] // recency order: oldest first
-	maxLive  int
-	stopping map[alice.ConversationKey]*child // asked to passivate, not yet terminated
-	byPID    map[string]*child                // live or stopping, by actor id
+	stopping map[alice.ConversationKey]*child              // asked to passivate, not yet terminated
+	byPID    map[string]*child                             // live or stopping, by actor id
 
 	draining  bool
 	drainedTo *actor.PID // who asked for drain, answered when no child is left
 }
 
-func newShard(rt *Runtime, maxLive int) *shard {
+func newShard(cfg shardConfig) *shard {
 	// The LRU itself must never evict: a silent eviction would forget a live
 	// actor, and the next request would spawn a second one for its key. The
 	// shard evicts by hand, before spawning, through the passivation
@@ -47,9 +69,8 @@ func newShard(rt *Runtime, maxLive int) *shard {
 	// which refused passivations may exceed a little.
 	live, _ := simplelru.NewLRU[alice.ConversationKey, *child](math.MaxInt32, nil)
 	return &shard{
-		rt:       rt,
+		cfg:      cfg,
 		live:     live,
-		maxLive:  maxLive,
 		stopping: make(map[alice.ConversationKey]*child),
 		byPID:    make(map[string]*child),
 	}
@@ -72,35 +93,34 @@ func (s *shard) Receive(ctx actor.Context) {
 
 func (s *shard) route(ctx actor.Context, msg *envelope) {
 	if s.draining {
-		ctx.Respond(&reply{err: errShuttingDown})
+		msg.answer(reply{err: errShuttingDown})
 		return
 	}
 	if c, ok := s.stopping[msg.key]; ok {
-		if len(c.buffer) >= s.rt.cfg.MaxBuffered {
-			ctx.Respond(&reply{err: alice.Errorf(alice.EUnavailable, "conversation %s is busy; retry later", msg.key.Scope)})
+		if len(c.buffer) >= s.cfg.maxBuffered {
+			msg.answer(reply{err: alice.Errorf(alice.EUnavailable, "conversation %s is busy; it was not applied, retry later", msg.key.Scope)})
 			return
 		}
-		c.buffer = append(c.buffer, pending{msg: msg, sender: ctx.Sender()})
+		c.buffer = append(c.buffer, msg)
 		return
 	}
 	c, ok := s.live.Get(msg.key)
 	if !ok {
 		c = s.spawn(ctx, msg.key)
 	}
-	c.lastUsed = s.rt.cfg.Clock.Now()
-	ctx.Forward(c.pid)
+	c.lastUsed = s.cfg.clock.Now()
+	ctx.Send(c.pid, msg)
 }
 
 // spawn starts a conversation actor, first passivating the least recently
 // used one if the shard is at its cap.
 func (s *shard) spawn(ctx actor.Context, key alice.ConversationKey) *child {
-	for s.live.Len() >= s.maxLive {
+	for s.live.Len() >= s.cfg.maxLive {
 		_, oldest, _ := s.live.GetOldest()
 		s.passivate(ctx, oldest)
 	}
-	rt := s.rt
-	props := actor.PropsFromProducer(func() actor.Actor { return newConversation(rt, key) })
-	c := &child{key: key, pid: ctx.Spawn(props), lastUsed: rt.cfg.Clock.Now()}
+	props := actor.PropsFromProducer(func() actor.Actor { return s.cfg.newConversation(key) })
+	c := &child{key: key, pid: ctx.Spawn(props), lastUsed: s.cfg.clock.Now()}
 	s.live.Add(key, c)
 	s.byPID[c.pid.Id] = c
 	return c
@@ -129,7 +149,7 @@ func (s *shard) refused(ctx actor.Context, who *actor.PID) {
 		return
 	}
 	delete(s.stopping, c.key)
-	c.lastUsed = s.rt.cfg.Clock.Now()
+	c.lastUsed = s.cfg.clock.Now()
 	s.live.Add(c.key, c)
 	s.flush(ctx, c)
 }
@@ -149,7 +169,7 @@ func (s *shard) terminated(ctx actor.Context, who *actor.PID) {
 	}
 	if s.draining {
 		for _, p := range c.buffer {
-			ctx.Send(p.sender, &reply{err: errShuttingDown})
+			p.answer(reply{err: errShuttingDown})
 		}
 		s.answerDrainWhenEmpty(ctx)
 		return
@@ -164,7 +184,7 @@ func (s *shard) terminated(ctx actor.Context, who *actor.PID) {
 // flush forwards buffered requests in arrival order.
 func (s *shard) flush(ctx actor.Context, c *child) {
 	for _, p := range c.buffer {
-		ctx.RequestWithCustomSender(c.pid, p.msg, p.sender)
+		ctx.Send(c.pid, p)
 	}
 	c.buffer = nil
 }
@@ -172,10 +192,10 @@ func (s *shard) flush(ctx actor.Context, c *child) {
 // sweep passivates conversations idle longer than the idle timeout. The LRU
 // is in recency order, so it stops at the first one still in use.
 func (s *shard) sweep(ctx actor.Context) {
-	now := s.rt.cfg.Clock.Now()
+	now := s.cfg.clock.Now()
 	for {
 		_, c, ok := s.live.GetOldest()
-		if !ok || now.Sub(c.lastUsed) < s.rt.cfg.IdleTimeout {
+		if !ok || now.Sub(c.lastUsed) < s.cfg.idleTimeout {
 			return
 		}
 		s.passivate(ctx, c)

@@ -2,42 +2,63 @@ package actors
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/persistence"
 )
 
 // timers is the one timer service of a runtime. It scans the due-time index
-// in the store and delivers each due task to its conversation through the
-// Router, which activates dormant conversations, so live and dormant ones
+// in the store and delivers each due entry to its conversation through the
+// shards, which activate dormant conversations, so live and dormant ones
 // are treated alike and no goroutine or time.Timer exists per task.
 type timers struct {
-	rt    *Runtime
-	index persistence.DueIndex
+	index   persistence.DueIndex
+	deliver func(ctx context.Context, d persistence.Due) (dueAnswer, error)
+	clock   alice.Clock
+	log     *slog.Logger
+	retry   time.Duration // how long a delivered entry is left alone
 
-	mu       sync.Mutex           // serialises scans
-	inflight map[string]time.Time // delivered entries → when (wall clock) to deliver again
-	retry    time.Duration        // how long a delivered entry is left alone
+	scanning sync.Mutex // one scan at a time
+	mu       sync.Mutex // guards inflight
+	inflight map[dueID]*delivery
 
-	planned atomic.Int64  // unix ms of the next planned scan
-	wakeup  chan struct{} // an earlier due time was written
-	stop    chan struct{}
-	done    sync.WaitGroup
-	sends   chan struct{} // bounds deliveries under way
+	planned  atomic.Int64 // unix ms of the next planned scan
+	wakeup   chan struct{}
+	stop     chan struct{}
+	loopDone sync.WaitGroup
+	sends    chan struct{} // bounds deliveries under way; full when all are
+}
+
+// dueID names one due entry.
+type dueID struct {
+	key  alice.ConversationKey
+	kind persistence.DueKind
+	id   string
+	at   int64
+}
+
+// delivery is the timer's record of an entry it has delivered: the entry
+// stays in the index until its conversation commits what became of it.
+type delivery struct {
+	underway bool      // being delivered now
+	again    time.Time // wall clock: deliver again after this
 }
 
 const (
-	scanBatch  = 1000             // entries read per index scan
+	scanBatch  = 1000             // entries read per index page
 	maxSleep   = 30 * time.Second // rescan at least this often
-	maxSending = 64               // deliveries under way at once
+	maxSending = 1024             // deliveries under way at once
+	soon       = time.Second      // retry after a refusal or an error
 )
 
-func newTimers(rt *Runtime, index persistence.DueIndex, retry time.Duration) *timers {
+func newTimers(index persistence.DueIndex, deliver func(context.Context, persistence.Due) (dueAnswer, error), clock alice.Clock, log *slog.Logger, retry time.Duration) *timers {
 	return &timers{
-		rt: rt, index: index, retry: retry,
-		inflight: map[string]time.Time{},
+		index: index, deliver: deliver, clock: clock, log: log, retry: retry,
+		inflight: map[dueID]*delivery{},
 		wakeup:   make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		sends:    make(chan struct{}, maxSending),
@@ -45,14 +66,18 @@ func newTimers(rt *Runtime, index persistence.DueIndex, retry time.Duration) *ti
 }
 
 func (t *timers) start() {
-	t.done.Add(1)
+	t.loopDone.Add(1)
 	go t.loop()
 }
 
-// shutdown stops the loop and waits for deliveries under way.
+// shutdown stops the loop and waits for deliveries under way, by taking
+// every place they could hold.
 func (t *timers) shutdown() {
 	close(t.stop)
-	t.done.Wait()
+	t.loopDone.Wait()
+	for range maxSending {
+		t.sends <- struct{}{}
+	}
 }
 
 // wake makes the loop scan now if at is earlier than its planned scan.
@@ -67,11 +92,10 @@ func (t *timers) wake(at *time.Time) {
 }
 
 func (t *timers) loop() {
-	defer t.done.Done()
+	defer t.loopDone.Done()
 	for {
-		next := t.scan(context.Background())
-		wait := next.Sub(t.rt.cfg.Clock.Now())
-		wait = max(min(wait, maxSleep), time.Millisecond)
+		next, _ := t.scan(context.Background())
+		wait := max(min(next.Sub(t.clock.Now()), maxSleep), time.Millisecond)
 		timer := time.NewTimer(wait)
 		select {
 		case <-t.stop:
@@ -84,91 +108,105 @@ func (t *timers) loop() {
 	}
 }
 
-// scan delivers every entry due by now that is not already being handled,
-// waits for those deliveries, and returns when the next scan should be.
-func (t *timers) scan(ctx context.Context) time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	// Due times are read on the runtime's clock; delivery retries are
-	// operational and measured on the wall clock, so a test's frozen clock
-	// cannot stall them.
-	now, wall := t.rt.cfg.Clock.Now(), time.Now()
+// scan delivers every entry due by now that is not being handled already
+// and returns when the next scan should be. Deliveries go on in the
+// background, at most maxSending at once; the WaitGroup waits for the ones
+// this scan started.
+func (t *timers) scan(ctx context.Context) (time.Time, *sync.WaitGroup) {
+	var started sync.WaitGroup
+	t.scanning.Lock()
+	defer t.scanning.Unlock()
+	// Due times are read on the runtime's clock; retries are operational
+	// and measured on the wall clock, so a test's frozen clock cannot stall
+	// them.
+	now := t.clock.Now()
 	next := now.Add(maxSleep)
 	t.planned.Store(next.UnixMilli())
-
-	// Entries stay in the index while their occurrence runs, so a scan sees
-	// them again; read past the ones already delivered.
-	due, err := t.index.DueBy(ctx, now, scanBatch+len(t.inflight))
-	if err != nil {
-		t.rt.cfg.Logger.Error("scanning due tasks failed", "err", err)
-		return now.Add(time.Second)
-	}
-	complete := len(due) < scanBatch+len(t.inflight)
-	seen := make(map[string]bool, len(due))
-	sent := make([]string, 0, len(due))
-	retrySoon := make([]bool, len(due))
-	var wg sync.WaitGroup
-	for _, d := range due {
-		id := d.TaskID + "@" + d.At.Format(time.RFC3339Nano)
-		seen[id] = true
-		if again, ok := t.inflight[id]; ok && wall.Before(again) {
-			next = minTime(next, now.Add(again.Sub(wall)))
-			continue
+	seen := map[dueID]bool{}
+	var after *persistence.Due
+	for {
+		due, err := t.index.DueBy(ctx, now, after, scanBatch)
+		if err != nil {
+			t.log.Error("scanning due entries failed", "err", err)
+			return now.Add(time.Second), &started
 		}
-		t.inflight[id] = wall.Add(t.retry)
-		if !t.rt.pool.waitRoom(t.stop) {
-			wg.Wait()
-			return now
-		}
-		select {
-		case t.sends <- struct{}{}:
-		case <-t.stop:
-			wg.Wait()
-			return now
-		}
-		i := len(sent)
-		sent = append(sent, id)
-		wg.Add(1)
-		go func() {
-			defer func() { <-t.sends; wg.Done() }()
-			retrySoon[i] = !t.deliver(ctx, d)
-		}()
-	}
-	wg.Wait()
-	for i, id := range sent {
-		if retrySoon[i] {
-			t.inflight[id] = wall.Add(time.Second)
-		}
-		next = minTime(next, now.Add(t.inflight[id].Sub(wall)))
-	}
-	if complete {
-		for id := range t.inflight {
-			if !seen[id] {
-				delete(t.inflight, id) // finished: its entry left the index
+		for _, d := range due {
+			id := dueID{key: d.Key, kind: d.Kind, id: d.ID, at: d.At.UnixMilli()}
+			seen[id] = true
+			dl, retryAt := t.claim(id)
+			if dl == nil {
+				if !retryAt.IsZero() {
+					next = minTime(next, now.Add(time.Until(retryAt)))
+				}
+				continue
 			}
+			select {
+			case t.sends <- struct{}{}:
+			case <-t.stop:
+				return now, &started
+			}
+			started.Add(1)
+			go t.send(ctx, d, dl, &started)
 		}
-	} else {
-		next = now // more is due than one batch: continue at once
+		if len(due) < scanBatch {
+			break
+		}
+		after = &due[len(due)-1]
 	}
+	t.mu.Lock()
+	for id, dl := range t.inflight {
+		if !seen[id] && !dl.underway {
+			delete(t.inflight, id) // handled: its entry left the index
+		}
+	}
+	t.mu.Unlock()
 	if at, ok, err := t.index.NextDue(ctx, now); err == nil && ok {
 		next = minTime(next, at)
 	}
 	t.planned.Store(next.UnixMilli())
-	return next
+	return next, &started
 }
 
-// deliver sends one due entry to its conversation. It reports false when the
-// entry should be retried soon: the delivery failed, no worker was free, or
-// the conversation's clock says it is not due yet.
-func (t *timers) deliver(ctx context.Context, d persistence.Due) bool {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	v, err := t.rt.request(ctx, d.Key, timerDue{taskID: d.TaskID, at: d.At})
-	if err != nil {
-		t.rt.cfg.Logger.Warn("delivering a due task failed; it is retried", "task", d.TaskID, "err", err)
-		return false
+// claim marks an entry as being delivered, or returns nil and when it may
+// be delivered again (zero while a delivery is under way).
+func (t *timers) claim(id dueID) (*delivery, time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if dl := t.inflight[id]; dl != nil {
+		if dl.underway {
+			return nil, time.Time{}
+		}
+		if time.Now().Before(dl.again) {
+			return nil, dl.again
+		}
 	}
-	return v != dueNoWorker && v != dueEarly
+	dl := &delivery{underway: true}
+	t.inflight[id] = dl
+	return dl, time.Time{}
+}
+
+// send delivers one entry and decides when it may be delivered again.
+func (t *timers) send(ctx context.Context, d persistence.Due, dl *delivery, started *sync.WaitGroup) {
+	defer func() { <-t.sends; started.Done() }()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	answer, err := t.deliver(ctx, d)
+	cancel()
+	again := time.Now().Add(t.retry)
+	switch {
+	case err != nil:
+		t.log.Warn("delivering a due entry failed; it is retried", "kind", d.Kind, "task", d.ID, "conversation", d.Key.String(), "err", err)
+		again = time.Now().Add(soon)
+	case answer == dueBusy:
+		again = time.Now().Add(soon)
+	case answer == dueEarly:
+		again = time.Now().Add(max(d.At.Sub(t.clock.Now()), time.Millisecond))
+	}
+	t.mu.Lock()
+	dl.underway, dl.again = false, again
+	t.mu.Unlock()
+	if at := t.clock.Now().Add(time.Until(again)); again.Sub(time.Now()) < t.retry {
+		t.wake(&at)
+	}
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -179,8 +217,9 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // RunDue delivers everything due by the runtime clock's now and waits for
-// the conversations to take it. The timer loop calls the same code; tests
-// that move a fake clock call it to avoid waiting for the loop.
+// the conversations to answer. The timer loop runs the same scan; tests that
+// move a fake clock call it to avoid waiting for the loop.
 func (rt *Runtime) RunDue(ctx context.Context) {
-	rt.timers.scan(ctx)
+	_, started := rt.timers.scan(ctx)
+	started.Wait()
 }

@@ -1,6 +1,6 @@
-// Package automation runs task occurrences for the actor runtime: it turns
-// a task into messages through the bot's messenger, asking the bot's LLM
-// backend or running a workflow's steps where the action says so.
+// Package automation runs the LLM tasks and workflows of the actor runtime:
+// it asks the bot's LLM backend or runs a workflow's steps, and delivers
+// what they produce through the sender the runtime gives it.
 package automation
 
 import (
@@ -13,12 +13,10 @@ import (
 	"github.com/alice-runtime/alice/actors"
 	"github.com/alice-runtime/alice/config"
 	"github.com/alice-runtime/alice/llm"
-	"github.com/alice-runtime/alice/messenger"
 )
 
-// Bot is what one bot's tasks run with.
+// Bot is what one bot's LLM tasks and workflows run with.
 type Bot struct {
-	Messenger messenger.Messenger
 	LLM       llm.Backend // nil: run_llm and LLM steps fail
 	Workflows map[string]config.Workflow
 }
@@ -33,30 +31,29 @@ var _ actors.Executor = (*Executor)(nil)
 // New returns an executor for the bots, by id.
 func New(bots map[string]Bot) *Executor { return &Executor{bots: bots} }
 
-// Execute runs one occurrence. Every message it sends carries the
-// occurrence id (with the step for workflows) as its idempotency key, so an
-// occurrence resumed after a crash does not deliver twice where the
+// Execute runs one occurrence and delivers what it produces through send,
+// which gives each message of the occurrence its own dedupe key (by step),
+// so an occurrence run again after a crash does not deliver twice where the
 // messenger honours the key.
-func (e *Executor) Execute(ctx context.Context, botID string, task alice.Task, occ alice.Occurrence) (string, error) {
+func (e *Executor) Execute(ctx context.Context, botID string, task alice.Task, occ alice.Occurrence, send actors.Sender) (string, error) {
 	bot, ok := e.bots[botID]
 	if !ok {
 		return "", fmt.Errorf("bot %s is not configured", botID)
 	}
-	to := messenger.TargetOf(task.Scope())
-	send := func(text, key string) (string, error) {
-		return bot.Messenger.Send(ctx, to, messenger.Message{Kind: messenger.KindText, Text: text, IdempotencyKey: key})
+	text := func(t, step string) (string, error) {
+		return send(ctx, alice.Outgoing{Kind: alice.KindText, Text: t}, step)
 	}
 	switch task.Action {
 	case alice.ActionSendText:
-		return send(task.Text, occ.ID)
+		return text(task.Text, "")
 	case alice.ActionRunLLM:
 		reply, err := bot.complete(ctx, task.Prompt)
 		if err != nil {
 			return "", err
 		}
-		return send(reply, occ.ID)
+		return text(reply, "")
 	case alice.ActionRunWorkflow:
-		return bot.runWorkflow(ctx, task, occ, send)
+		return bot.runWorkflow(ctx, task, text)
 	default:
 		return "", fmt.Errorf("unknown action %q", task.Action)
 	}
@@ -72,7 +69,7 @@ func (b Bot) complete(ctx context.Context, prompt string) (string, error) {
 // runWorkflow runs the steps in order; each step's template sees the task's
 // prompt as {{.Input}} and the previous step's output (the LLM's reply, or
 // the text sent) as {{.Previous}}. It returns the last message's id.
-func (b Bot) runWorkflow(ctx context.Context, task alice.Task, occ alice.Occurrence, send func(text, key string) (string, error)) (string, error) {
+func (b Bot) runWorkflow(ctx context.Context, task alice.Task, send func(text, step string) (string, error)) (string, error) {
 	wf, ok := b.Workflows[task.Workflow]
 	if !ok {
 		return "", fmt.Errorf("workflow %q is no longer configured", task.Workflow)
@@ -94,7 +91,7 @@ func (b Bot) runWorkflow(ctx context.Context, task alice.Task, occ alice.Occurre
 			}
 			continue
 		}
-		if lastID, err = send(text, fmt.Sprintf("%s/%d", occ.ID, i)); err != nil {
+		if lastID, err = send(text, fmt.Sprint(i)); err != nil {
 			return lastID, fmt.Errorf("workflow %s step %d (send_text): %w", task.Workflow, i+1, err)
 		}
 		data.Previous = text

@@ -19,7 +19,10 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/alice-runtime/alice"
 )
 
 // Defaults of the contract.
@@ -28,10 +31,12 @@ const (
 	DefaultBasePort      = 7331
 	DefaultRateLimit     = 120
 	DefaultCatchUpWindow = time.Hour
+	DefaultShutdown      = 10 * time.Second
 	DefaultLLMTimeout    = 5 * time.Minute
 	DefaultFeishuBaseURL = "https://open.feishu.cn"
-	DefaultOutboxKeep    = 1000
-	DefaultOutboxMaxAge  = 30 * 24 * time.Hour
+	DefaultOutboxKeep    = alice.DefaultOutboxMaxMessages
+	DefaultOutboxMaxAge  = alice.DefaultOutboxMaxAge
+	DefaultMinFreeDisk   = 256 << 20
 	DefaultDataDir       = "alice-data"
 	maxConfigBytes       = 1 << 20
 	maxWorkflowSteps     = 32
@@ -42,6 +47,10 @@ type Config struct {
 	DataDir  string
 	Location *time.Location // default zone for cron and offset-less run_at
 	Bots     []Bot          // ordered by id
+	// MinFreeDisk is the free space below which writes are refused (507).
+	MinFreeDisk uint64
+	// ShutdownTimeout bounds a graceful stop.
+	ShutdownTimeout time.Duration
 }
 
 // Bot is one bot's validated settings.
@@ -49,10 +58,12 @@ type Bot struct {
 	ID                 string
 	Addr               string // host:port of its HTTP listener
 	AllowRemote        bool
-	Token              string // configured token; "" means generated (see Token)
-	RateLimitPerMinute int    // 0 disables rate limiting
+	Hosts              []string // names the API answers to besides loopback ones
+	Token              string   // configured token; "" means generated (see Token)
+	RateLimitPerMinute int      // 0 disables rate limiting
 	Permissions        Permissions
 	CatchUpWindow      time.Duration
+	TaskRetention      time.Duration // finished tasks are kept this long
 	Location           *time.Location
 	Feishu             *Feishu // nil: the local outbox
 	Outbox             OutboxRetention
@@ -192,18 +203,22 @@ func nameKeys(data []byte, err error) string {
 
 // The YAML shape. Pointers tell "absent" from a zero value.
 type file struct {
-	DataDir  string             `yaml:"data_dir"`
-	Timezone string             `yaml:"timezone"`
-	Bots     map[string]botFile `yaml:"bots"`
+	DataDir         string             `yaml:"data_dir"`
+	Timezone        string             `yaml:"timezone"`
+	MinFreeDisk     string             `yaml:"min_free_disk"`
+	ShutdownTimeout *time.Duration     `yaml:"shutdown_timeout"`
+	Bots            map[string]botFile `yaml:"bots"`
 }
 
 type botFile struct {
 	Addr        string          `yaml:"runtime_http_addr"`
 	AllowRemote bool            `yaml:"runtime_http_allow_remote"`
+	Hosts       []string        `yaml:"runtime_http_hosts"`
 	Token       string          `yaml:"runtime_http_token"`
 	RateLimit   *int            `yaml:"rate_limit_per_minute"`
 	Permissions permissionsFile `yaml:"permissions"`
 	CatchUp     *time.Duration  `yaml:"catch_up_window"`
+	Retention   *time.Duration  `yaml:"task_retention"`
 	Timezone    string          `yaml:"timezone"`
 	Feishu      *feishuFile     `yaml:"feishu"`
 	Outbox      struct {
@@ -259,6 +274,21 @@ func build(f file, baseDir string) (*Config, error) {
 			return nil, fmt.Errorf("timezone: %q is not an IANA zone name", f.Timezone)
 		}
 		c.Location = loc
+	}
+	c.MinFreeDisk = DefaultMinFreeDisk
+	if f.MinFreeDisk != "" {
+		n, err := humanize.ParseBytes(f.MinFreeDisk)
+		if err != nil || n < 16<<20 {
+			return nil, fmt.Errorf("min_free_disk: %q must be a size of at least 16MB, such as 256MB or 1GiB", f.MinFreeDisk)
+		}
+		c.MinFreeDisk = n
+	}
+	c.ShutdownTimeout = DefaultShutdown
+	if d := f.ShutdownTimeout; d != nil {
+		if *d < time.Second || *d > 10*time.Minute {
+			return nil, fmt.Errorf("shutdown_timeout: %s is outside [1s, 10m]", *d)
+		}
+		c.ShutdownTimeout = *d
 	}
 	if len(f.Bots) == 0 {
 		f.Bots = map[string]botFile{DefaultBotID: {}}
@@ -332,10 +362,23 @@ func buildBot(id string, index int, f botFile, zone *time.Location) (Bot, error)
 		b.Permissions.RuntimeAutomation = *p
 	}
 	if f.CatchUp != nil {
-		if *f.CatchUp < 0 {
-			return Bot{}, fmt.Errorf("%s.catch_up_window: %s is negative", key, *f.CatchUp)
+		if *f.CatchUp < time.Second {
+			return Bot{}, fmt.Errorf("%s.catch_up_window: %s must be at least 1s (it is how late an occurrence may start and still run)", key, *f.CatchUp)
 		}
 		b.CatchUpWindow = *f.CatchUp
+	}
+	b.TaskRetention = alice.DefaultTaskRetention
+	if f.Retention != nil {
+		if *f.Retention < time.Minute {
+			return Bot{}, fmt.Errorf("%s.task_retention: %s must be at least 1m", key, *f.Retention)
+		}
+		b.TaskRetention = *f.Retention
+	}
+	for _, h := range f.Hosts {
+		if h == "" || strings.ContainsAny(h, " /:") {
+			return Bot{}, fmt.Errorf("%s.runtime_http_hosts: %q is not a host name", key, h)
+		}
+		b.Hosts = append(b.Hosts, h)
 	}
 	if f.Timezone != "" {
 		loc, err := time.LoadLocation(f.Timezone)

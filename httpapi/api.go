@@ -1,21 +1,19 @@
 // Package httpapi is the HTTP face of one bot: it authenticates, rate-limits
-// and validates each request, turns it into a command for the conversation's
-// actor through actors.Router, and maps the answer to the contract's JSON
-// and status codes.
+// and validates each request, calls the bot's services (package alice's
+// GoalService, TaskService and MessageService), and maps the answer to the
+// contract's JSON and status codes. It knows nothing of actors, stores or
+// messengers: anything that implements the services can stand behind it.
 package httpapi
 
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/alice-runtime/alice"
-	"github.com/alice-runtime/alice/actors"
-	"github.com/alice-runtime/alice/messenger"
-	"github.com/alice-runtime/alice/messenger/outbox"
-	"github.com/alice-runtime/alice/persistence"
 )
 
 // MaxBodyBytes is the contract's request body limit (1 MB).
@@ -29,14 +27,17 @@ type Permissions struct {
 
 // Config configures the API of one bot.
 type Config struct {
-	BotID              string
 	Token              string // required
 	RateLimitPerMinute int    // per conversation; 0 disables
 	Permissions        Permissions
-	Router             actors.Router         // required
-	Tasks              persistence.TaskIndex // required for the task endpoints
-	Messenger          messenger.Messenger   // required for the message endpoints
-	Outbox             *outbox.Outbox        // the local outbox, nil when messages go elsewhere
+	// Hosts are the names the API answers to besides loopback ones
+	// (localhost, 127.0.0.1, ::1); any other Host header is refused, which
+	// keeps a browser page from reaching the API by DNS rebinding.
+	Hosts []string
+
+	Goals    alice.GoalService    // required
+	Tasks    alice.TaskService    // required
+	Messages alice.MessageService // required
 
 	Clock          alice.Clock   // default: the system clock
 	Logger         *slog.Logger  // default: slog.Default()
@@ -75,43 +76,47 @@ func New(cfg Config) http.Handler {
 		limits:   newLimiter(cfg.RateLimitPerMinute, cfg.MaxLimiterKeys, cfg.Clock),
 		failures: newLimiter(failedAuthPerMinute, cfg.MaxLimiterKeys, cfg.Clock),
 	}
+	// Every API route passes the same checks, in this order.
+	protect := func(h http.HandlerFunc) http.Handler {
+		return chain(h, a.authenticate, a.readConversation, a.rateLimit, a.limitBody, a.withDeadline)
+	}
 
 	r := httprouter.New()
 	r.HandleOPTIONS = false
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.NotFound = a.protect(http.HandlerFunc(a.notFound))
-	r.MethodNotAllowed = a.protect(http.HandlerFunc(a.methodNotAllowed))
+	r.NotFound = protect(a.notFound)
+	r.MethodNotAllowed = protect(a.methodNotAllowed)
 
 	r.HandlerFunc(http.MethodGet, "/healthz", a.health)
 	r.HandlerFunc(http.MethodHead, "/healthz", a.health)
 
-	r.Handler(http.MethodGet, "/api/v1/goal", a.protect(http.HandlerFunc(a.getGoal)))
-	r.Handler(http.MethodPost, "/api/v1/goal", a.protect(http.HandlerFunc(a.createGoal)))
-	r.Handler(http.MethodDelete, "/api/v1/goal", a.protect(http.HandlerFunc(a.deleteGoal)))
-	r.Handler(http.MethodPost, "/api/v1/goal/pause", a.protect(a.goalTransition(alice.GoalPause)))
-	r.Handler(http.MethodPost, "/api/v1/goal/resume", a.protect(a.goalTransition(alice.GoalResume)))
-	r.Handler(http.MethodPost, "/api/v1/goal/complete", a.protect(a.goalTransition(alice.GoalComplete)))
+	r.Handler(http.MethodGet, "/api/v1/goal", protect(a.getGoal))
+	r.Handler(http.MethodPost, "/api/v1/goal", protect(a.createGoal))
+	r.Handler(http.MethodDelete, "/api/v1/goal", protect(a.deleteGoal))
+	r.Handler(http.MethodPost, "/api/v1/goal/pause", protect(a.goalTransition(a.cfg.Goals.PauseGoal)))
+	r.Handler(http.MethodPost, "/api/v1/goal/resume", protect(a.goalTransition(a.cfg.Goals.ResumeGoal)))
+	r.Handler(http.MethodPost, "/api/v1/goal/complete", protect(a.goalTransition(a.cfg.Goals.CompleteGoal)))
 
-	r.Handler(http.MethodPost, "/api/v1/messages/image", a.protect(http.HandlerFunc(a.sendImage)))
-	r.Handler(http.MethodPost, "/api/v1/messages/file", a.protect(http.HandlerFunc(a.sendFile)))
-	r.Handler(http.MethodGet, "/api/v1/messages", a.protect(http.HandlerFunc(a.listMessages)))
-	r.Handler(http.MethodGet, "/api/v1/messages/:messageID/content", a.protect(http.HandlerFunc(a.messageContent)))
+	r.Handler(http.MethodPost, "/api/v1/messages/image", protect(a.sendImage))
+	r.Handler(http.MethodPost, "/api/v1/messages/file", protect(a.sendFile))
+	r.Handler(http.MethodGet, "/api/v1/messages", protect(a.listMessages))
+	r.Handler(http.MethodGet, "/api/v1/messages/:messageID/content", protect(a.messageContent))
 
-	r.Handler(http.MethodGet, "/api/v1/automation/tasks", a.protect(http.HandlerFunc(a.listTasks)))
-	r.Handler(http.MethodPost, "/api/v1/automation/tasks", a.protect(http.HandlerFunc(a.createTask)))
-	r.Handler(http.MethodGet, "/api/v1/automation/tasks/:taskID", a.protect(http.HandlerFunc(a.getTask)))
-	r.Handler(http.MethodPatch, "/api/v1/automation/tasks/:taskID", a.protect(http.HandlerFunc(a.patchTask)))
-	r.Handler(http.MethodDelete, "/api/v1/automation/tasks/:taskID", a.protect(http.HandlerFunc(a.deleteTask)))
-	r.Handler(http.MethodGet, "/api/v1/automation/tasks/:taskID/runs", a.protect(http.HandlerFunc(a.listRuns)))
+	r.Handler(http.MethodGet, "/api/v1/automation/tasks", protect(a.listTasks))
+	r.Handler(http.MethodPost, "/api/v1/automation/tasks", protect(a.createTask))
+	r.Handler(http.MethodGet, "/api/v1/automation/tasks/:taskID", protect(a.getTask))
+	r.Handler(http.MethodPatch, "/api/v1/automation/tasks/:taskID", protect(a.patchTask))
+	r.Handler(http.MethodDelete, "/api/v1/automation/tasks/:taskID", protect(a.deleteTask))
+	r.Handler(http.MethodGet, "/api/v1/automation/tasks/:taskID/runs", protect(a.listRuns))
 
-	return a.recoverPanics(r)
+	return chain(r, a.recoverPanics, a.checkHost, a.checkEncoding)
 }
 
 func (a *api) health(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.Health != nil {
 		if err := a.cfg.Health(); err != nil {
-			a.writeError(w, r, http.StatusServiceUnavailable, "not ready: "+alice.ErrorMessage(err))
+			writeJSON(w, r, http.StatusServiceUnavailable, map[string]string{"status": "degraded", "reason": alice.ErrorMessage(err)})
 			return
 		}
 	}
@@ -119,10 +124,19 @@ func (a *api) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) notFound(w http.ResponseWriter, r *http.Request) {
-	a.writeError(w, r, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	a.fail(w, r, alice.Errorf(alice.ENotFound, "no such endpoint: %s %s", r.Method, alice.Quote(r.URL.Path)))
 }
 
-// methodNotAllowed runs after httprouter has set the Allow header.
+// methodNotAllowed runs after httprouter has set the Allow header, which
+// lists OPTIONS although the API does not answer it (it sends no CORS
+// headers): that is taken out.
 func (a *api) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	a.writeError(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+w.Header().Get("Allow"))
+	var allow []string
+	for _, m := range strings.Split(w.Header().Get("Allow"), ",") {
+		if m = strings.TrimSpace(m); m != "" && m != http.MethodOptions {
+			allow = append(allow, m)
+		}
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, r, http.StatusMethodNotAllowed, "method "+alice.Quote(r.Method)+" is not allowed on "+alice.Quote(r.URL.Path)+"; allowed: "+strings.Join(allow, ", "))
 }

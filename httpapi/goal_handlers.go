@@ -1,21 +1,15 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/alice-runtime/alice"
-	"github.com/alice-runtime/alice/actors"
+	"github.com/alice-runtime/alice/wire"
 )
 
-// runGoal sends cmd to the request's conversation and writes the goal with
-// status ok, or 204 when there is no goal to show.
-func (a *api) runGoal(w http.ResponseWriter, r *http.Request, cmd alice.GoalCommand, ok int) {
-	_, key, err := a.conversation(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	g, err := actors.Goal(r.Context(), a.cfg.Router, key, cmd)
+// writeGoal writes a goal with status ok, or 204 when there is none.
+func (a *api) writeGoal(w http.ResponseWriter, r *http.Request, g *alice.Goal, err error, ok int) {
 	switch {
 	case err != nil:
 		a.fail(w, r, err)
@@ -27,10 +21,21 @@ func (a *api) runGoal(w http.ResponseWriter, r *http.Request, cmd alice.GoalComm
 }
 
 func (a *api) getGoal(w http.ResponseWriter, r *http.Request) {
-	a.runGoal(w, r, alice.GoalCommand{Op: alice.GoalGet}, http.StatusOK)
+	conv, err := conversation(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	g, err := a.cfg.Goals.GetGoal(r.Context(), conv)
+	a.writeGoal(w, r, g, err, http.StatusOK)
 }
 
 func (a *api) createGoal(w http.ResponseWriter, r *http.Request) {
+	conv, err := conversation(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	var body struct {
 		Description *string `json:"description"`
 	}
@@ -42,22 +47,34 @@ func (a *api) createGoal(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, alice.Errorf(alice.EInvalid, "description is required"))
 		return
 	}
-	a.runGoal(w, r, alice.GoalCommand{Op: alice.GoalCreate, Description: *body.Description}, http.StatusCreated)
+	req := alice.GoalCreate{Description: *body.Description, IdempotencyKey: r.Header.Get(wire.HeaderIdempotencyKey)}
+	g, err := a.cfg.Goals.CreateGoal(r.Context(), conv, req)
+	a.writeGoal(w, r, g, err, http.StatusCreated)
 }
 
 func (a *api) deleteGoal(w http.ResponseWriter, r *http.Request) {
-	a.runGoal(w, r, alice.GoalCommand{Op: alice.GoalDelete}, http.StatusNoContent)
+	conv, err := conversation(r)
+	if err == nil {
+		err = a.cfg.Goals.DeleteGoal(r.Context(), conv)
+	}
+	a.writeGoal(w, r, nil, err, http.StatusNoContent)
 }
 
 // goalTransition serves pause, resume and complete. Their body is optional;
 // when present it must be an empty JSON object.
-func (a *api) goalTransition(op alice.GoalOp) http.HandlerFunc {
+func (a *api) goalTransition(op func(context.Context, alice.Conversation) (*alice.Goal, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		conv, err := conversation(r)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		var empty struct{}
 		if err := decodeJSON(r, &empty, true); err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		a.runGoal(w, r, alice.GoalCommand{Op: op}, http.StatusOK)
+		g, err := op(r.Context(), conv)
+		a.writeGoal(w, r, g, err, http.StatusOK)
 	}
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/media"
-	"github.com/alice-runtime/alice/messenger"
+	"github.com/alice-runtime/alice/wire"
 )
 
 // maxFieldBytes bounds a text part of a multipart upload (caption, filename).
@@ -83,17 +83,20 @@ func readUpload(r *http.Request, fileField string, fields ...string) (*upload, e
 			up.fields[name] = string(value)
 		default:
 			want := append([]string{fileField}, fields...)
-			return nil, alice.Errorf(alice.EInvalid, "unexpected part %q; the parts are %s", truncate(name, 64), strings.Join(want, ", "))
+			return nil, alice.Errorf(alice.EInvalid, "unexpected part %s; the parts are %s", alice.Quote(name), strings.Join(want, ", "))
 		}
 		part.Close()
 	}
 	if parts == 0 {
-		return nil, alice.Errorf(alice.EInvalid, "malformed multipart body: no part delimited by the boundary %q", truncate(params["boundary"], 70))
+		return nil, alice.Errorf(alice.EInvalid, "malformed multipart body: no part delimited by the boundary %s", alice.Quote(params["boundary"]))
 	}
-	if !seenFile {
-		return nil, alice.Errorf(alice.EInvalid, "missing part %s (the file to send)", fileField)
-	}
-	if len(up.data) == 0 {
+	keyField := fileField + "_key"
+	switch {
+	case seenFile && up.fields[keyField] != "":
+		return nil, alice.Errorf(alice.EInvalid, "send either the %s part or %s, not both", fileField, keyField)
+	case !seenFile && up.fields[keyField] == "":
+		return nil, alice.Errorf(alice.EInvalid, "missing part %s (the file to send), or %s (a key the platform already holds)", fileField, keyField)
+	case seenFile && len(up.data) == 0:
 		return nil, alice.Errorf(alice.EInvalid, "the %s is empty", fileField)
 	}
 	return up, nil
@@ -104,7 +107,7 @@ func multipartError(err error) error {
 	if errors.As(err, &tooLarge) {
 		return err
 	}
-	return alice.Errorf(alice.EInvalid, "malformed multipart body: %v", err)
+	return alice.Errorf(alice.EInvalid, "malformed multipart body: %s", alice.Quote(err.Error()))
 }
 
 // cleanFileName keeps the base name, without control characters, at most
@@ -128,64 +131,41 @@ func cleanFileName(name string) string {
 }
 
 func (a *api) sendImage(w http.ResponseWriter, r *http.Request) {
-	a.send(w, r, "image", func(up *upload) (messenger.Message, error) {
-		img, err := media.DetectImage(up.data)
-		if err != nil {
-			return messenger.Message{}, alice.Errorf(alice.EInvalid, "the image is %v (the format is read from the bytes, not the name)", err)
-		}
-		name := cleanFileName(up.fileName)
-		if name == "" {
-			name = "image." + img.Format
-		}
-		return messenger.Message{Kind: messenger.KindImage, FileName: name, Data: up.data, Caption: up.fields["caption"]}, nil
-	}, "caption")
+	a.send(w, r, alice.KindImage, "caption", "image_key")
 }
 
 func (a *api) sendFile(w http.ResponseWriter, r *http.Request) {
-	a.send(w, r, "file", func(up *upload) (messenger.Message, error) {
-		name := cleanFileName(up.fields["filename"])
-		if name == "" {
-			name = cleanFileName(up.fileName)
-		}
-		if name == "" {
-			name = "file"
-		}
-		return messenger.Message{Kind: messenger.KindFile, FileName: name, Data: up.data, Caption: up.fields["caption"]}, nil
-	}, "filename", "caption")
+	a.send(w, r, alice.KindFile, "filename", "caption", "file_key")
 }
 
 // send is the common path of the message endpoints: permission, the
-// conversation, the upload, then the bot's messenger, replying to the
-// triggering message when the request names one.
-func (a *api) send(w http.ResponseWriter, r *http.Request, fileField string, build func(*upload) (messenger.Message, error), fields ...string) {
+// conversation, the upload, then the bot's message service, replying to the
+// triggering message when the request names one. The part carrying the
+// bytes is named after the kind ("image", "file").
+func (a *api) send(w http.ResponseWriter, r *http.Request, kind alice.MessageKind, fields ...string) {
 	if !a.cfg.Permissions.Message {
 		a.fail(w, r, errMessagesOff)
 		return
 	}
-	conv, _, err := a.conversation(r)
+	conv, err := conversation(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if key != "" {
-		if err := alice.CheckID("header Idempotency-Key", key); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-	}
-	up, err := readUpload(r, fileField, fields...)
+	up, err := readUpload(r, string(kind), fields...)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	msg, err := build(up)
-	if err != nil {
-		a.fail(w, r, err)
-		return
+	name := cleanFileName(up.fields["filename"])
+	if name == "" {
+		name = cleanFileName(up.fileName)
 	}
-	msg.ReplyTo, msg.IdempotencyKey = conv.SourceMessageID, key
-	id, err := a.cfg.Messenger.Send(r.Context(), messenger.TargetFor(conv), msg)
+	m := alice.Outgoing{
+		Kind: kind, Data: up.data, Key: up.fields[string(kind)+"_key"], FileName: name,
+		Caption: up.fields["caption"], ReplyTo: conv.SourceMessageID,
+	}
+	id, err := a.cfg.Messages.SendMessage(r.Context(), conv, alice.MessageSend{Message: m, IdempotencyKey: r.Header.Get(wire.HeaderIdempotencyKey)})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -193,24 +173,18 @@ func (a *api) send(w http.ResponseWriter, r *http.Request, fileField string, bui
 	writeJSON(w, r, http.StatusOK, map[string]string{"message_id": id})
 }
 
-var errNoOutbox = &alice.Error{Code: alice.ENotFound, Message: "this bot sends through Feishu; the local outbox is not in use"}
-
 func (a *api) listMessages(w http.ResponseWriter, r *http.Request) {
-	if a.cfg.Outbox == nil {
-		a.fail(w, r, errNoOutbox)
-		return
-	}
-	_, offset, limit, err := listQuery(r)
+	_, page, err := listQuery(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	conv, _, err := a.conversation(r)
+	conv, err := conversation(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	items, total, err := a.cfg.Outbox.List(r.Context(), conv.Scope(), offset, limit)
+	items, total, err := a.cfg.Messages.ListMessages(r.Context(), conv, page)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -219,31 +193,23 @@ func (a *api) listMessages(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) messageContent(w http.ResponseWriter, r *http.Request) {
-	if a.cfg.Outbox == nil {
-		a.fail(w, r, errNoOutbox)
-		return
-	}
-	conv, _, err := a.conversation(r)
+	conv, err := conversation(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	id := httprouter.ParamsFromContext(r.Context()).ByName("messageID")
-	if alice.CheckID("message id", id) != nil {
-		a.fail(w, r, alice.Errorf(alice.ENotFound, "message not found"))
-		return
-	}
-	item, data, err := a.cfg.Outbox.Content(r.Context(), conv.Scope(), id)
+	item, data, err := a.cfg.Messages.MessageContent(r.Context(), conv, id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	h := w.Header()
 	switch item.Kind {
-	case messenger.KindText:
+	case alice.KindText:
 		data = []byte(item.Text)
 		h.Set("Content-Type", "text/plain; charset=utf-8")
-	case messenger.KindImage:
+	case alice.KindImage:
 		img, err := media.DetectImage(data)
 		if err != nil {
 			a.fail(w, r, err)
@@ -260,5 +226,7 @@ func (a *api) messageContent(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": item.FileName}))
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.Write(data)
+	if r.Method != http.MethodHead {
+		w.Write(data)
+	}
 }

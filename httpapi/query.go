@@ -6,10 +6,8 @@ import (
 	"strconv"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/wire"
 )
-
-// MaxPageSize is the contract's bound on list endpoints.
-const MaxPageSize = 200
 
 // query reads a list endpoint's query string: only the named parameters,
 // each at most once, so a typo is an error instead of a silently ignored
@@ -17,7 +15,7 @@ const MaxPageSize = 200
 func query(r *http.Request, allowed ...string) (url.Values, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, alice.Errorf(alice.EInvalid, "malformed query string: %v", err)
+		return nil, alice.Errorf(alice.EInvalid, "malformed query string: %s", alice.Quote(err.Error()))
 	}
 	known := map[string]bool{}
 	for _, k := range allowed {
@@ -25,7 +23,7 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 	}
 	for k, v := range q {
 		if !known[k] {
-			return nil, alice.Errorf(alice.EInvalid, "unknown query parameter %q", truncate(k, 64))
+			return nil, alice.Errorf(alice.EInvalid, "unknown query parameter %s", alice.Quote(k))
 		}
 		if len(v) > 1 {
 			return nil, alice.Errorf(alice.EInvalid, "query parameter %s is given %d times", k, len(v))
@@ -34,41 +32,34 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 	return q, nil
 }
 
-// listQuery reads a list endpoint's query string: limit and offset, and the
-// extra parameters the endpoint allows.
-func listQuery(r *http.Request, extra ...string) (q url.Values, offset, limit int, err error) {
-	if q, err = query(r, append([]string{"limit", "offset"}, extra...)...); err != nil {
-		return nil, 0, 0, err
+// listQuery reads a list endpoint's query string: limit (1–200, default
+// 50), offset (0 or more, default 0) and the extra parameters the endpoint
+// allows.
+func listQuery(r *http.Request, extra ...string) (url.Values, alice.Page, error) {
+	q, err := query(r, append([]string{"limit", "offset"}, extra...)...)
+	if err != nil {
+		return nil, alice.Page{}, err
 	}
-	offset, limit, err = page(q)
-	return q, offset, limit, err
-}
-
-// page reads limit (1–200, default 50) and offset (>= 0, default 0).
-func page(q url.Values) (offset, limit int, err error) {
-	limit, offset = 50, 0
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxPageSize {
-			return 0, 0, alice.Errorf(alice.EInvalid, "limit %q must be a whole number from 1 to %d", truncate(s, 32), MaxPageSize)
+	p := alice.Page{Limit: 50}
+	for _, f := range []struct {
+		name string
+		dst  *int
+		min  int
+	}{{"limit", &p.Limit, 1}, {"offset", &p.Offset, 0}} {
+		s := q.Get(f.name)
+		if s == "" {
+			continue
 		}
-		limit = n
-	}
-	if s := q.Get("offset"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return 0, 0, alice.Errorf(alice.EInvalid, "offset %q must be a whole number, 0 or more", truncate(s, 32))
+		if err != nil || n < f.min || (f.name == "limit" && n > alice.MaxPageSize) {
+			if f.name == "limit" {
+				return nil, alice.Page{}, alice.Errorf(alice.EInvalid, "limit %s must be a whole number from 1 to %d", alice.Quote(s), alice.MaxPageSize)
+			}
+			return nil, alice.Page{}, alice.Errorf(alice.EInvalid, "offset %s must be a whole number, 0 or more", alice.Quote(s))
 		}
-		offset = n
+		*f.dst = n
 	}
-	return offset, limit, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
+	return q, p, nil
 }
 
 // writeList writes a page of items with the total in X-Total-Count.
@@ -76,6 +67,6 @@ func writeList[T any](w http.ResponseWriter, r *http.Request, items []T, total i
 	if items == nil {
 		items = []T{}
 	}
-	w.Header().Set("X-Total-Count", strconv.Itoa(total))
+	w.Header().Set(wire.HeaderTotalCount, strconv.Itoa(total))
 	writeJSON(w, r, http.StatusOK, items)
 }

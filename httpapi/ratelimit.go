@@ -50,19 +50,3 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	}
 	return true, 0
 }
-
-// peek says whether key has a token left, without spending it.
-func (l *limiter) peek(key string) (bool, time.Duration) {
-	if l.perMinute == 0 {
-		return true, 0
-	}
-	b, ok := l.buckets.Get(key)
-	if !ok {
-		return true, 0
-	}
-	now := l.clock.Now()
-	if tokens := b.TokensAt(now); tokens < 1 {
-		return false, time.Duration((1 - tokens) / float64(b.Limit()) * float64(time.Second))
-	}
-	return true, 0
-}

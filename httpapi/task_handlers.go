@@ -6,8 +6,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/alice-runtime/alice"
-	"github.com/alice-runtime/alice/actors"
-	"github.com/alice-runtime/alice/persistence"
+	"github.com/alice-runtime/alice/wire"
 )
 
 var errAutomationOff = &alice.Error{Code: alice.EForbidden, Message: "automation writes are disabled for this bot (permissions.runtime_automation is false)"}
@@ -21,6 +20,10 @@ func (a *api) canAutomate(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+func taskID(r *http.Request) string {
+	return httprouter.ParamsFromContext(r.Context()).ByName("taskID")
+}
+
 func (a *api) createTask(w http.ResponseWriter, r *http.Request) {
 	if !a.canAutomate(w, r) {
 		return
@@ -30,12 +33,7 @@ func (a *api) createTask(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	scope, err := alice.ParseScope(in.ScopeType.Value, in.ScopeID.Value)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	task, err := actors.CreateTask(r.Context(), a.cfg.Router, alice.ConversationKey{Bot: a.cfg.BotID, Scope: scope}, in)
+	task, err := a.cfg.Tasks.CreateTask(r.Context(), alice.TaskCreate{Input: in, IdempotencyKey: r.Header.Get(wire.HeaderIdempotencyKey)})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -45,34 +43,17 @@ func (a *api) createTask(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) listTasks(w http.ResponseWriter, r *http.Request) {
-	q, offset, limit, err := listQuery(r, "status", "scope_type", "scope_id")
+	q, page, err := listQuery(r, "status", "scope_type", "scope_id")
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	f := persistence.TaskFilter{Bot: a.cfg.BotID}
-	switch s := alice.TaskStatus(q.Get("status")); s {
-	case "", alice.TaskActive, alice.TaskCompleted, alice.TaskCancelled:
-		f.Status = s
-	default:
-		a.fail(w, r, alice.Errorf(alice.EInvalid, "status %q must be active, completed or cancelled", truncate(string(s), 32)))
+	f := alice.TaskFilter{Status: alice.TaskStatus(q.Get("status")), ScopeType: alice.ScopeType(q.Get("scope_type")), ScopeID: q.Get("scope_id")}
+	if q.Has("scope_type") && f.ScopeType == "" {
+		a.fail(w, r, alice.Errorf(alice.EInvalid, "scope_type must be chat or user when filtering by scope"))
 		return
 	}
-	if q.Has("scope_type") || q.Has("scope_id") {
-		typ := alice.ScopeType(q.Get("scope_type"))
-		if typ != alice.ScopeChat && typ != alice.ScopeUser {
-			a.fail(w, r, alice.Errorf(alice.EInvalid, "scope_type must be chat or user when filtering by scope"))
-			return
-		}
-		if q.Has("scope_id") {
-			if err := alice.CheckID("scope_id", q.Get("scope_id")); err != nil {
-				a.fail(w, r, err)
-				return
-			}
-		}
-		f.Scope = &alice.Scope{Type: typ, ID: q.Get("scope_id")}
-	}
-	tasks, total, err := a.cfg.Tasks.Tasks(r.Context(), f, offset, limit)
+	tasks, total, err := a.cfg.Tasks.ListTasks(r.Context(), f, page)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -80,17 +61,8 @@ func (a *api) listTasks(w http.ResponseWriter, r *http.Request) {
 	writeList(w, r, tasks, total)
 }
 
-// findTask looks the :taskID up in the task index, which knows its owner.
-func (a *api) findTask(r *http.Request) (alice.Task, alice.ConversationKey, error) {
-	id := httprouter.ParamsFromContext(r.Context()).ByName("taskID")
-	if alice.CheckID("task id", id) != nil {
-		return alice.Task{}, alice.ConversationKey{}, alice.Errorf(alice.ENotFound, "task not found")
-	}
-	return a.cfg.Tasks.Task(r.Context(), a.cfg.BotID, id)
-}
-
 func (a *api) getTask(w http.ResponseWriter, r *http.Request) {
-	task, _, err := a.findTask(r)
+	task, err := a.cfg.Tasks.GetTask(r.Context(), taskID(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -98,23 +70,8 @@ func (a *api) getTask(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, task)
 }
 
-// writableTask gates a write to the :taskID task and finds its owner,
-// answering the request itself when either fails.
-func (a *api) writableTask(w http.ResponseWriter, r *http.Request) (alice.Task, alice.ConversationKey, bool) {
-	if !a.canAutomate(w, r) {
-		return alice.Task{}, alice.ConversationKey{}, false
-	}
-	task, key, err := a.findTask(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return alice.Task{}, alice.ConversationKey{}, false
-	}
-	return task, key, true
-}
-
 func (a *api) patchTask(w http.ResponseWriter, r *http.Request) {
-	task, key, ok := a.writableTask(w, r)
-	if !ok {
+	if !a.canAutomate(w, r) {
 		return
 	}
 	var patch alice.TaskInput
@@ -122,20 +79,19 @@ func (a *api) patchTask(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	updated, err := actors.PatchTask(r.Context(), a.cfg.Router, key, task.ID, patch)
+	task, err := a.cfg.Tasks.PatchTask(r.Context(), taskID(r), patch)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, r, http.StatusOK, updated)
+	writeJSON(w, r, http.StatusOK, task)
 }
 
 func (a *api) deleteTask(w http.ResponseWriter, r *http.Request) {
-	task, key, ok := a.writableTask(w, r)
-	if !ok {
+	if !a.canAutomate(w, r) {
 		return
 	}
-	if err := actors.DeleteTask(r.Context(), a.cfg.Router, key, task.ID); err != nil {
+	if err := a.cfg.Tasks.DeleteTask(r.Context(), taskID(r)); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -143,17 +99,12 @@ func (a *api) deleteTask(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) listRuns(w http.ResponseWriter, r *http.Request) {
-	_, offset, limit, err := listQuery(r)
+	_, page, err := listQuery(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	task, _, err := a.findTask(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	runs, total, err := a.cfg.Tasks.Runs(r.Context(), task.ID, offset, limit)
+	runs, total, err := a.cfg.Tasks.TaskRuns(r.Context(), taskID(r), page)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -1,6 +1,8 @@
 // Package messenger defines the port through which the runtime delivers
-// messages to a conversation: the embedded local outbox by default, the
-// Feishu Open Platform when configured.
+// messages to a chat platform, and how a conversation is addressed there.
+// The Feishu Open Platform (messenger/feishu) implements it; without one, a
+// bot's messages go to its local outbox, which the conversations keep
+// themselves.
 package messenger
 
 import (
@@ -8,15 +10,6 @@ import (
 	"strings"
 
 	"github.com/alice-runtime/alice"
-)
-
-// Kind is what a message carries.
-type Kind string
-
-const (
-	KindText  Kind = "text"
-	KindImage Kind = "image"
-	KindFile  Kind = "file"
 )
 
 // Target is where a message goes: a conversation and the id to address it
@@ -52,21 +45,12 @@ func TargetFor(c alice.Conversation) Target {
 	return Target{Scope: c.Scope(), ReceiveIDType: c.ReceiveIDType, ReceiveID: c.ReceiveID}
 }
 
-// Message is one message to send. Data holds the bytes of an image or file.
-type Message struct {
-	Kind     Kind
-	Text     string // KindText
-	Caption  string // image or file: delivered with it
-	FileName string
-	Data     []byte
-	ReplyTo  string // a message id (om_...) to reply to, or ""
-	// IdempotencyKey makes a retried send deliver once: a second send with
-	// the same key returns the first one's message id.
-	IdempotencyKey string
-}
-
-// Messenger sends messages to conversations. Send returns the id of the
-// sent message (for images and files, of the attachment itself).
+// Messenger sends messages to conversations on a chat platform.
+//
+// Send returns the id of the sent message (for images and files, of the
+// attachment itself). dedupeKey, when not empty, makes a retried send
+// deliver once: a second send with the same key returns without sending
+// again, for as long as the platform remembers keys.
 type Messenger interface {
-	Send(ctx context.Context, to Target, m Message) (messageID string, err error)
+	Send(ctx context.Context, to Target, m alice.Outgoing, dedupeKey string) (messageID string, err error)
 }

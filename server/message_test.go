@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/internal/fakeclock"
 	"github.com/alice-runtime/alice/internal/feishutest"
 	"github.com/alice-runtime/alice/internal/testimages"
-	"github.com/alice-runtime/alice/messenger/outbox"
 )
 
 // part is one part of a multipart body; file parts have a filename.
@@ -62,13 +62,13 @@ func (in *instance) upload(path, contentType string, body []byte, chunked bool, 
 	return in.send(req)
 }
 
-func (in *instance) messages(conv string, wantTotal int) []outbox.Item {
+func (in *instance) messages(conv string, wantTotal int) []alice.Message {
 	in.t.Helper()
 	a := in.do(call{method: "GET", path: "/api/v1/messages", conv: conv})
 	if a.status != 200 || a.header.Get("X-Total-Count") != fmt.Sprint(wantTotal) {
 		in.t.Fatalf("GET /api/v1/messages: %d total %q, want total %d (%s)", a.status, a.header.Get("X-Total-Count"), wantTotal, a.body)
 	}
-	var items []outbox.Item
+	var items []alice.Message
 	a.json(in.t, &items)
 	return items
 }

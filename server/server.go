@@ -1,7 +1,7 @@
 // Package server wires a validated configuration into a running runtime: the
-// badger store, the actor runtime and one HTTP listener per bot. Programs
-// that embed Alice use it (or its parts) directly; cmd/alice is a thin
-// command line around it.
+// badger store, the actor runtime and one HTTP listener per bot. cmd/alice is
+// a thin command line around it; programs that embed Alice can use it, or
+// wire the same parts themselves (see examples/embed).
 package server
 
 import (
@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,9 +24,7 @@ import (
 	"github.com/alice-runtime/alice/config"
 	"github.com/alice-runtime/alice/httpapi"
 	"github.com/alice-runtime/alice/llm"
-	"github.com/alice-runtime/alice/messenger"
 	"github.com/alice-runtime/alice/messenger/feishu"
-	"github.com/alice-runtime/alice/messenger/outbox"
 	"github.com/alice-runtime/alice/persistence/badgerstore"
 )
 
@@ -36,9 +33,11 @@ type Options struct {
 	Logger *slog.Logger // default: slog.Default()
 	Clock  alice.Clock  // default: the system clock
 	// Actors overrides actor runtime settings (shards, caps, idle timeout,
-	// workers); its Store, Clock, IDs, Logger, Policies and Executor are
-	// filled in by New from the configuration.
+	// workers); its Store, Clock, IDs, Logger, Bots and Executor are filled
+	// in by New from the configuration.
 	Actors actors.Config
+	// FreeSpace overrides how the data dir's free space is read (tests).
+	FreeSpace badgerstore.FreeSpace
 	// MaxConnsPerBot bounds open connections per listener; default 1,024.
 	// Connections beyond it wait in the kernel's accept queue.
 	MaxConnsPerBot int
@@ -47,17 +46,15 @@ type Options struct {
 // Server is a running runtime. Create it with New, run it with Serve, end it
 // with Shutdown.
 type Server struct {
-	cfg       *config.Config
-	log       *slog.Logger
-	store     *badgerstore.Store
-	runtime   *actors.Runtime
-	bots      []*bot
-	outboxes  []*outbox.Outbox // by bot, in id order; nil for bots that send to Feishu
-	stopping  atomic.Bool
-	stopPrune chan struct{}
-	pruned    sync.WaitGroup
-	serveErr  chan error
-	shutdown  sync.Once
+	cfg      *config.Config
+	log      *slog.Logger
+	store    *badgerstore.Store
+	runtime  *actors.Runtime
+	bots     []*bot
+	stopping atomic.Bool
+	serveErr chan error
+	shutdown sync.Once
+	err      error
 }
 
 type bot struct {
@@ -86,7 +83,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	if opts.MaxConnsPerBot <= 0 {
 		opts.MaxConnsPerBot = 1024
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, serveErr: make(chan error, len(cfg.Bots)), stopPrune: make(chan struct{})}
+	s := &Server{cfg: cfg, log: opts.Logger, serveErr: make(chan error, len(cfg.Bots))}
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -102,34 +99,21 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			return nil, fmt.Errorf("bot %s: %w", b.ID, err)
 		}
 	}
-	if s.store, err = badgerstore.Open(cfg.StoreDir(), opts.Logger); err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("data dir %s is in use by another alice process", cfg.DataDir)
-		}
+	if s.store, err = badgerstore.Open(cfg.StoreDir(), badgerstore.Options{
+		Logger: opts.Logger, MinFreeDisk: cfg.MinFreeDisk, FreeSpace: opts.FreeSpace,
+	}); err != nil {
 		return nil, err
 	}
 	ids := alice.NewIDs(opts.Clock)
 	ac := opts.Actors
 	ac.Store, ac.Clock, ac.IDs, ac.Logger = s.store, opts.Clock, ids, opts.Logger
-	ac.Policies = map[string]actors.BotPolicy{}
-	bots := map[string]automation.Bot{}
-	messengers := map[string]messenger.Messenger{}
+	ac.Bots = map[string]actors.BotConfig{}
+	executors := map[string]automation.Bot{}
 	for _, b := range cfg.Bots {
-		ac.Policies[b.ID] = policyOf(b)
-		if b.Feishu != nil {
-			s.outboxes = append(s.outboxes, nil)
-			messengers[b.ID] = feishu.New(feishu.Config{
-				AppID: b.Feishu.AppID, AppSecret: b.Feishu.AppSecret, BaseURL: b.Feishu.BaseURL,
-				Clock: opts.Clock, Logger: opts.Logger.With("bot", b.ID, "component", "feishu"),
-			})
-		} else {
-			box := outbox.New(b.ID, s.store, opts.Clock, ids, outbox.Retention{MaxMessages: b.Outbox.MaxMessages, MaxAge: b.Outbox.MaxAge})
-			s.outboxes = append(s.outboxes, box)
-			messengers[b.ID] = box
-		}
-		bots[b.ID] = automation.Bot{Messenger: messengers[b.ID], LLM: llmOf(b), Workflows: b.Workflows}
+		ac.Bots[b.ID] = botConfig(b, opts)
+		executors[b.ID] = automation.Bot{LLM: llmOf(b), Workflows: b.Workflows}
 	}
-	ac.Executor = automation.New(bots)
+	ac.Executor = automation.New(executors)
 	if s.runtime, err = actors.New(ac); err != nil {
 		return nil, err
 	}
@@ -139,15 +123,19 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("bot %s: listen on %s: %w", b.ID, b.Addr, err)
 		}
+		services := s.runtime.Bot(b.ID)
+		hosts := b.Hosts
+		if host, _, err := net.SplitHostPort(ln.Addr().String()); err == nil {
+			hosts = append(hosts, host) // a remote bot answers to its own address
+		}
 		handler := httpapi.New(httpapi.Config{
-			BotID:              b.ID,
 			Token:              tokens[i],
 			RateLimitPerMinute: b.RateLimitPerMinute,
 			Permissions:        httpapi.Permissions{Message: b.Permissions.RuntimeMessage, Automation: b.Permissions.RuntimeAutomation},
-			Router:             s.runtime,
-			Tasks:              s.store,
-			Messenger:          messengers[b.ID],
-			Outbox:             s.outboxes[i],
+			Hosts:              hosts,
+			Goals:              services,
+			Tasks:              services,
+			Messages:           services,
 			Clock:              opts.Clock,
 			Logger:             opts.Logger.With("bot", b.ID),
 			Health:             s.health,
@@ -166,33 +154,34 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			},
 		})
 	}
-	s.pruned.Add(1)
-	go s.pruneOutboxes()
 	return s, nil
 }
 
-// pruneInterval is how often outboxes drop messages past their age limit.
-const pruneInterval = 10 * time.Minute
-
-func (s *Server) pruneOutboxes() {
-	defer s.pruned.Done()
-	t := time.NewTicker(pruneInterval)
-	defer t.Stop()
-	for {
-		for _, box := range s.outboxes {
-			if box == nil {
-				continue
-			}
-			if _, err := box.Prune(context.Background()); err != nil {
-				s.log.Warn("pruning the outbox failed", "err", err)
-			}
-		}
-		select {
-		case <-s.stopPrune:
-			return
-		case <-t.C:
-		}
+// botConfig is what a bot's conversations need to validate and run tasks.
+func botConfig(b config.Bot, opts Options) actors.BotConfig {
+	workflows := map[string]bool{}
+	for name := range b.Workflows {
+		workflows[name] = true
 	}
+	bc := actors.BotConfig{
+		Rules: alice.TaskRules{
+			Zone:        b.Location,
+			HasLLM:      b.LLM != nil,
+			LLMKey:      "bots." + b.ID + ".llm",
+			Workflows:   workflows,
+			WorkflowKey: "bots." + b.ID + ".workflows",
+		},
+		CatchUpWindow: b.CatchUpWindow,
+		TaskRetention: b.TaskRetention,
+		Outbox:        actors.OutboxLimits{MaxMessages: b.Outbox.MaxMessages, MaxAge: b.Outbox.MaxAge},
+	}
+	if b.Feishu != nil {
+		bc.Messenger = feishu.New(feishu.Config{
+			AppID: b.Feishu.AppID, AppSecret: b.Feishu.AppSecret, BaseURL: b.Feishu.BaseURL,
+			Clock: opts.Clock, Logger: opts.Logger.With("bot", b.ID, "component", "feishu"),
+		})
+	}
+	return bc
 }
 
 // Bots lists the bots in id order with their bound addresses and tokens.
@@ -226,37 +215,34 @@ func (s *Server) Serve() error {
 	return first
 }
 
-// Shutdown stops in order: the HTTP listeners (finishing in-flight requests),
-// then the actors (answering what they have queued), then the store. ctx
-// bounds the wait for in-flight work; the store is closed in any case.
+// Shutdown stops in order: the HTTP listeners (finishing in-flight requests;
+// at ctx's end, the connections still open are closed), then the actors
+// (answering what they have queued), then the store. Every acknowledged
+// write is already on disk, so a shutdown cut short loses nothing
+// acknowledged; it reports why it was cut short. It is safe to call more
+// than once; later calls return the first one's result.
 func (s *Server) Shutdown(ctx context.Context) error {
-	var err error
 	s.shutdown.Do(func() {
 		s.stopping.Store(true)
 		var wg sync.WaitGroup
-		errs := make([]error, len(s.bots))
-		for i, b := range s.bots {
+		for _, b := range s.bots {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if e := b.http.Shutdown(ctx); e != nil {
-					errs[i] = fmt.Errorf("bot %s: %w", b.ID, e)
-					b.http.Close()
+				if b.http.Shutdown(ctx) != nil {
+					b.http.Close() // slow clients are cut off at the bound
 				}
 			}()
 		}
 		wg.Wait()
-		err = errors.Join(errs...)
-		close(s.stopPrune)
-		s.pruned.Wait()
-		if e := s.runtime.Shutdown(ctx); e != nil {
-			err = errors.Join(err, e)
+		if err := s.runtime.Shutdown(ctx); err != nil {
+			s.log.Warn("the runtime did not stop cleanly", "err", err)
 		}
-		if e := s.store.Close(); e != nil {
-			err = errors.Join(err, fmt.Errorf("close store: %w", e))
+		if err := s.store.CloseContext(ctx); err != nil {
+			s.err = fmt.Errorf("close store: %w", err)
 		}
 	})
-	return err
+	return s.err
 }
 
 // closeAll releases what New acquired when New fails half-way.
@@ -272,29 +258,13 @@ func (s *Server) closeAll() {
 	}
 }
 
+// health is what /healthz reports: unavailable while shutting down,
+// degraded while the data dir is too full to write.
 func (s *Server) health() error {
 	if s.stopping.Load() {
 		return alice.Errorf(alice.EUnavailable, "shutting down")
 	}
-	return nil
-}
-
-// policyOf is what a bot's conversations need to validate and run tasks.
-func policyOf(b config.Bot) actors.BotPolicy {
-	workflows := map[string]bool{}
-	for name := range b.Workflows {
-		workflows[name] = true
-	}
-	return actors.BotPolicy{
-		Rules: alice.TaskRules{
-			Zone:        b.Location,
-			HasLLM:      b.LLM != nil,
-			LLMKey:      "bots." + b.ID + ".llm",
-			Workflows:   workflows,
-			WorkflowKey: "bots." + b.ID + ".workflows",
-		},
-		CatchUpWindow: b.CatchUpWindow,
-	}
+	return s.store.Health()
 }
 
 // llmOf returns the bot's LLM backend, bounded by its llm.timeout.

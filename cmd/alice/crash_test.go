@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/alice-runtime/alice"
-	"github.com/alice-runtime/alice/messenger/outbox"
 )
 
 // get decodes a JSON GET answer into v and returns the X-Total-Count.
@@ -119,7 +118,7 @@ bots:
 	}
 	for c := 0; c < conversations; c++ {
 		conv := fmt.Sprintf("oc_crash_%d", c)
-		var items []outbox.Item
+		var items []alice.Message
 		p.get(t, "/api/v1/messages?limit=200", conv, &items)
 		seen := map[string]int{}
 		for _, it := range items {

@@ -76,38 +76,46 @@ func New(cfg Config) *Client {
 	return &Client{cfg: cfg}
 }
 
-// Send implements messenger.Messenger. Images and files are uploaded, then
-// sent (or sent as a reply); a caption follows as a text message. The
-// returned id is the attachment's message id.
-func (c *Client) Send(ctx context.Context, to messenger.Target, m messenger.Message) (string, error) {
+// Send implements messenger.Messenger. Images and files are uploaded (or
+// sent by the key the platform already holds), then sent, or sent as a
+// reply; a caption follows as a text message. The returned id is the
+// attachment's message id.
+func (c *Client) Send(ctx context.Context, to messenger.Target, m alice.Outgoing, dedupeKey string) (string, error) {
 	var msgType string
 	var content any
 	switch m.Kind {
-	case messenger.KindText:
+	case alice.KindText:
 		msgType, content = "text", map[string]string{"text": m.Text}
-	case messenger.KindImage:
-		if int64(len(m.Data)) > c.cfg.ImageLimit {
-			return c.Send(ctx, to, messenger.Message{Kind: messenger.KindFile, FileName: m.FileName, Data: m.Data, Caption: m.Caption, ReplyTo: m.ReplyTo, IdempotencyKey: m.IdempotencyKey})
+	case alice.KindImage:
+		if m.Key == "" && int64(len(m.Data)) > c.cfg.ImageLimit {
+			m.Kind = alice.KindFile
+			return c.Send(ctx, to, m, dedupeKey)
 		}
-		key, err := c.uploadImage(ctx, m)
-		if err != nil {
-			return "", err
+		key := m.Key
+		if key == "" {
+			var err error
+			if key, err = c.uploadImage(ctx, m); err != nil {
+				return "", err
+			}
 		}
 		msgType, content = "image", map[string]string{"image_key": key}
-	case messenger.KindFile:
-		key, err := c.uploadFile(ctx, m)
-		if err != nil {
-			return "", err
+	case alice.KindFile:
+		key := m.Key
+		if key == "" {
+			var err error
+			if key, err = c.uploadFile(ctx, m); err != nil {
+				return "", err
+			}
 		}
 		msgType, content = "file", map[string]string{"file_key": key}
 	default:
 		return "", fmt.Errorf("feishu: unknown message kind %q", m.Kind)
 	}
-	id, err := c.post(ctx, to, m.ReplyTo, msgType, content, uuidOf(m.IdempotencyKey, ""))
+	id, err := c.post(ctx, to, m.ReplyTo, msgType, content, uuidOf(dedupeKey, ""))
 	if err != nil || m.Caption == "" {
 		return id, err
 	}
-	if _, err := c.post(ctx, to, m.ReplyTo, "text", map[string]string{"text": m.Caption}, uuidOf(m.IdempotencyKey, "caption")); err != nil {
+	if _, err := c.post(ctx, to, m.ReplyTo, "text", map[string]string{"text": m.Caption}, uuidOf(dedupeKey, "caption")); err != nil {
 		return id, fmt.Errorf("the attachment was sent as %s, but its caption was not: %w", id, err)
 	}
 	return id, nil
@@ -156,7 +164,7 @@ func (c *Client) post(ctx context.Context, to messenger.Target, replyTo, msgType
 	return out.MessageID, nil
 }
 
-func (c *Client) uploadImage(ctx context.Context, m messenger.Message) (string, error) {
+func (c *Client) uploadImage(ctx context.Context, m alice.Outgoing) (string, error) {
 	ct, body, err := multipartOf(map[string]string{"image_type": "message"}, "image", m.FileName, m.Data)
 	if err != nil {
 		return "", err
@@ -173,7 +181,7 @@ func (c *Client) uploadImage(ctx context.Context, m messenger.Message) (string, 
 	return out.ImageKey, nil
 }
 
-func (c *Client) uploadFile(ctx context.Context, m messenger.Message) (string, error) {
+func (c *Client) uploadFile(ctx context.Context, m alice.Outgoing) (string, error) {
 	ct, body, err := multipartOf(map[string]string{"file_type": FileType(m.FileName), "file_name": m.FileName}, "file", m.FileName, m.Data)
 	if err != nil {
 		return "", err

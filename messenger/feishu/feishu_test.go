@@ -44,7 +44,7 @@ func TestTokenIsCachedAndRefreshed(t *testing.T) {
 	c, platform, clock := newClient(t, nil)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if _, err := c.Send(ctx, chat, messenger.Message{Kind: messenger.KindText, Text: "hi"}); err != nil {
+		if _, err := c.Send(ctx, chat, alice.Outgoing{Kind: alice.KindText, Text: "hi"}, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -58,13 +58,13 @@ func TestTokenIsCachedAndRefreshed(t *testing.T) {
 	}
 	// Shortly before expiry (2 h), a new token is fetched.
 	clock.Advance(2*time.Hour - 4*time.Minute)
-	c.Send(ctx, chat, messenger.Message{Kind: messenger.KindText, Text: "hi"})
+	c.Send(ctx, chat, alice.Outgoing{Kind: alice.KindText, Text: "hi"}, "")
 	if n := platform.TokenCalls(); n != 2 {
 		t.Fatalf("%d token requests near expiry, want 2", n)
 	}
 	// A token the platform rejects is refreshed once and the call retried.
 	platform.RevokeTokens()
-	if _, err := c.Send(ctx, chat, messenger.Message{Kind: messenger.KindText, Text: "after revoke"}); err != nil {
+	if _, err := c.Send(ctx, chat, alice.Outgoing{Kind: alice.KindText, Text: "after revoke"}, ""); err != nil {
 		t.Fatalf("send after revocation: %v", err)
 	}
 	if n := platform.TokenCalls(); n != 3 {
@@ -77,15 +77,15 @@ func TestSendShapes(t *testing.T) {
 	ctx := context.Background()
 	user := messenger.TargetOf(alice.Scope{Type: alice.ScopeUser, ID: "ou_42"})
 
-	id, err := c.Send(ctx, user, messenger.Message{Kind: messenger.KindText, Text: "hello", IdempotencyKey: "occ_1"})
+	id, err := c.Send(ctx, user, alice.Outgoing{Kind: alice.KindText, Text: "hello"}, "occ_1")
 	if err != nil || !strings.HasPrefix(id, "om_") {
 		t.Fatalf("text: %q %v", id, err)
 	}
-	imgID, err := c.Send(ctx, chat, messenger.Message{Kind: messenger.KindImage, FileName: "a.png", Data: []byte("png-bytes"), Caption: "look", ReplyTo: "om_src"})
+	imgID, err := c.Send(ctx, chat, alice.Outgoing{Kind: alice.KindImage, FileName: "a.png", Data: []byte("png-bytes"), Caption: "look", ReplyTo: "om_src"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Send(ctx, chat, messenger.Message{Kind: messenger.KindFile, FileName: "Q3.xlsx", Data: []byte("xls-bytes")}); err != nil {
+	if _, err := c.Send(ctx, chat, alice.Outgoing{Kind: alice.KindFile, FileName: "Q3.xlsx", Data: []byte("xls-bytes")}, ""); err != nil {
 		t.Fatal(err)
 	}
 	reqs := platform.Requests()
@@ -124,8 +124,8 @@ func TestSendShapes(t *testing.T) {
 
 func TestSameIdempotencyKeySendsOnce(t *testing.T) {
 	c, _, _ := newClient(t, nil)
-	a, err1 := c.Send(context.Background(), chat, messenger.Message{Kind: messenger.KindText, Text: "x", IdempotencyKey: "occ_7"})
-	b, err2 := c.Send(context.Background(), chat, messenger.Message{Kind: messenger.KindText, Text: "x", IdempotencyKey: "occ_7"})
+	a, err1 := c.Send(context.Background(), chat, alice.Outgoing{Kind: alice.KindText, Text: "x"}, "occ_7")
+	b, err2 := c.Send(context.Background(), chat, alice.Outgoing{Kind: alice.KindText, Text: "x"}, "occ_7")
 	if err1 != nil || err2 != nil || a != b {
 		t.Fatalf("two sends with one key: %q %v, %q %v; want one message", a, err1, b, err2)
 	}
@@ -147,7 +147,7 @@ func TestRetriesServerErrorsOnly(t *testing.T) {
 	c, platform, _ := newClient(t, &logs)
 	ctx := context.Background()
 	platform.FailNext("/open-apis/im/v1/messages", feishutest.Failure{Status: 503, Code: 1, Msg: "busy"})
-	if _, err := c.Send(ctx, chat, messenger.Message{Kind: messenger.KindText, Text: "retry me"}); err != nil {
+	if _, err := c.Send(ctx, chat, alice.Outgoing{Kind: alice.KindText, Text: "retry me"}, ""); err != nil {
 		t.Fatalf("send after one 503: %v", err)
 	}
 	if n := len(platform.Requests()); n != 2 {
@@ -155,7 +155,7 @@ func TestRetriesServerErrorsOnly(t *testing.T) {
 	}
 
 	platform.FailNext("/open-apis/im/v1/messages", feishutest.Failure{Status: 400, Code: 230002, Msg: "Bot/User can NOT be out of the chat."})
-	_, err := c.Send(ctx, chat, messenger.Message{Kind: messenger.KindText, Text: "no retry"})
+	_, err := c.Send(ctx, chat, alice.Outgoing{Kind: alice.KindText, Text: "no retry"}, "")
 	if alice.ErrorCode(err) != alice.EUpstream || !strings.Contains(err.Error(), "230002") || !strings.Contains(err.Error(), "out of the chat") {
 		t.Fatalf("business error: %v; want an upstream error with the code and message", err)
 	}
@@ -164,7 +164,7 @@ func TestRetriesServerErrorsOnly(t *testing.T) {
 	}
 
 	platform.FailNext("/open-apis/im/v1/messages", feishutest.Failure{Status: 500}, feishutest.Failure{Status: 502}, feishutest.Failure{Status: 503}, feishutest.Failure{Status: 504})
-	if _, err := c.Send(ctx, chat, messenger.Message{Kind: messenger.KindText, Text: "give up"}); alice.ErrorCode(err) != alice.EUpstream || !strings.Contains(err.Error(), "after 4 attempts") {
+	if _, err := c.Send(ctx, chat, alice.Outgoing{Kind: alice.KindText, Text: "give up"}, ""); alice.ErrorCode(err) != alice.EUpstream || !strings.Contains(err.Error(), "after 4 attempts") {
 		t.Fatalf("persistent 5xx: %v", err)
 	}
 	if strings.Contains(logs.String(), secret) || strings.Contains(err.Error(), secret) {
@@ -176,7 +176,7 @@ func TestWrongSecretIsAClearError(t *testing.T) {
 	platform := feishutest.New("cli_test", secret)
 	defer platform.Close()
 	c := New(Config{AppID: "cli_test", AppSecret: "wrong-secret", BaseURL: platform.URL})
-	_, err := c.Send(context.Background(), chat, messenger.Message{Kind: messenger.KindText, Text: "x"})
+	_, err := c.Send(context.Background(), chat, alice.Outgoing{Kind: alice.KindText, Text: "x"}, "")
 	if alice.ErrorCode(err) != alice.EUpstream || !strings.Contains(err.Error(), "10014") || strings.Contains(err.Error(), "wrong-secret") {
 		t.Fatalf("err = %v", err)
 	}
@@ -185,7 +185,7 @@ func TestWrongSecretIsAClearError(t *testing.T) {
 func TestLargeImageFallsBackToFile(t *testing.T) {
 	c, platform, _ := newClient(t, nil)
 	c.cfg.ImageLimit = 4
-	if _, err := c.Send(context.Background(), chat, messenger.Message{Kind: messenger.KindImage, FileName: "big.png", Data: []byte("more than four bytes")}); err != nil {
+	if _, err := c.Send(context.Background(), chat, alice.Outgoing{Kind: alice.KindImage, FileName: "big.png", Data: []byte("more than four bytes")}, ""); err != nil {
 		t.Fatal(err)
 	}
 	reqs := platform.Requests()

@@ -1,5 +1,6 @@
 // Package badgerstore implements the persistence interfaces on badger, an
-// embedded key-value store on local disk.
+// embedded key-value store on local disk. Writes from every conversation go
+// through one group committer (committer.go); the key layout is in keys.go.
 package badgerstore
 
 import (
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,133 +19,140 @@ import (
 	"github.com/alice-runtime/alice/persistence"
 )
 
-// Key layout. Every key starts with a short family and a slash, so families
-// can be scanned by prefix without touching each other. Numbers in keys are
-// fixed-width hex so that byte order is numeric order.
-//
-//	s/<bot>/<type>/<id>                     snapshot of a conversation
-//	t/<bot>/<task id>                        task index: owner key + task JSON
-//	d/<due ms>/<task id>/<bot>/<type>/<id>   due-time index (empty values)
-//	r/<task id>/<seq>                        run records
-//	m/... mc/... mi/...                      outbox (outbox.go)
-const (
-	prefixSnapshot = "s/"
-	prefixTask     = "t/"
-	prefixDue      = "d/"
-	prefixRun      = "r/"
-)
-
 // gcInterval is how often the value log is offered for garbage collection;
-// without it rewritten snapshots would grow the disk without bound.
+// without it rewritten values would grow the disk without bound.
 const gcInterval = 5 * time.Minute
 
-// Store is a badger database holding conversations, their indexes and the
-// outbox.
+// Options tune a Store. Zero values take the defaults.
+type Options struct {
+	Logger      *slog.Logger // default: slog.Default()
+	MinFreeDisk uint64       // refuse writes below this free space; default DefaultMinFreeDisk
+	FreeSpace   FreeSpace    // default: StatfsFreeSpace
+}
+
+// Store is a badger database holding conversations, their indexes, their
+// outboxes and the bots' counters.
 type Store struct {
-	db     *badger.DB
-	log    *slog.Logger
-	stop   chan struct{}
-	done   sync.WaitGroup
-	closed sync.Once
+	db        *badger.DB
+	dir       string
+	log       *slog.Logger
+	committer *committer
+	space     *spaceGuard
+	stop      chan struct{}
+	done      sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  chan error
 }
 
 var (
-	_ persistence.SnapshotStore = (*Store)(nil)
-	_ persistence.TaskIndex     = (*Store)(nil)
-	_ persistence.DueIndex      = (*Store)(nil)
+	_ persistence.ConversationStore = (*Store)(nil)
+	_ persistence.TaskReader        = (*Store)(nil)
+	_ persistence.MessageReader     = (*Store)(nil)
+	_ persistence.DueIndex          = (*Store)(nil)
 )
 
-// Open opens (or creates) the database in dir. Writes are synced before they
-// are acknowledged; badger groups concurrent commits into one sync.
-func Open(dir string, log *slog.Logger) (*Store, error) {
-	opts := badger.DefaultOptions(filepath.Clean(dir)).
-		WithSyncWrites(true).
-		WithLogger(badgerLogger{log.With("component", "badger")}).
-		// Small, bounded memory: snapshots are small and few are hot. Two
-		// compactors (badger's minimum) and three memtables keep the
-		// builders' buffers, the largest use of memory under load, in check.
-		WithMemTableSize(16 << 20).
-		WithNumMemtables(3).
-		WithNumCompactors(2).
-		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(16 << 20)
-	db, err := badger.Open(opts)
-	if err != nil {
-		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
+// Open opens (or creates) the database in dir, migrating a data dir written
+// by an older format first. Writes are synced before they are acknowledged.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
-	s := &Store{db: db, log: log, stop: make(chan struct{})}
+	if opts.MinFreeDisk == 0 {
+		opts.MinFreeDisk = DefaultMinFreeDisk
+	}
+	if opts.FreeSpace == nil {
+		opts.FreeSpace = StatfsFreeSpace
+	}
+	dir = filepath.Clean(dir)
+	db, err := openBadger(dir, opts.Logger, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(db, opts.Logger); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", dir, err)
+	}
+	s := &Store{db: db, dir: dir, log: opts.Logger, stop: make(chan struct{}), closeErr: make(chan error, 1)}
+	s.space = &spaceGuard{dir: dir, min: opts.MinFreeDisk, free: opts.FreeSpace}
+	s.committer = newCommitter(db, s.space)
 	s.done.Add(1)
 	go s.collectGarbage()
 	return s, nil
 }
 
-// Close stops background work and closes the database. It is safe to call
-// more than once.
-func (s *Store) Close() error {
-	var err error
-	s.closed.Do(func() {
-		close(s.stop)
-		s.done.Wait()
-		err = s.db.Close()
-	})
-	return err
-}
-
-// Load returns the conversation's snapshot, or the zero Snapshot.
-func (s *Store) Load(_ context.Context, key alice.ConversationKey) (alice.Snapshot, error) {
-	var snap alice.Snapshot
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(snapshotKey(key))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			snap, err = persistence.DecodeSnapshot(v)
-			return err
-		})
-	})
+func openBadger(dir string, log *slog.Logger, readOnly bool) (*badger.DB, error) {
+	opts := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithReadOnly(readOnly).
+		// One committer writes, so badger need not track reads to detect
+		// conflicts between transactions.
+		WithDetectConflicts(false).
+		WithLogger(badgerLogger{log.With("component", "badger")}).
+		// Small, bounded memory: records are small and few are hot. Two
+		// compactors (badger's minimum) and three memtables keep the
+		// builders' buffers, the largest use of memory under load, in check.
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(3).
+		WithNumCompactors(2).
+		WithValueLogFileSize(64 << 20).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(16 << 20)
+	db, err := badger.Open(opts)
 	if err != nil {
-		return alice.Snapshot{}, storeError("load snapshot of "+key.String(), err)
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("data dir %s is in use by another alice process", filepath.Dir(dir))
+		}
+		return nil, fmt.Errorf("open badger in %s: %w", dir, err)
 	}
-	return snap, nil
+	return db, nil
 }
 
-// Save writes the snapshot, the run records and the index changes from prev
-// to next in one transaction.
-func (s *Store) Save(_ context.Context, key alice.ConversationKey, prev, next alice.Snapshot, runs []alice.RunRecord) error {
-	value, err := persistence.EncodeSnapshot(next)
-	if err != nil {
+// Close is CloseContext without a bound.
+func (s *Store) Close() error { return s.CloseContext(context.Background()) }
+
+// CloseContext answers pending writes, stops background work and closes
+// the database, waiting at most until ctx ends: a database that cannot flush
+// (its directory deleted, say) retries forever inside badger, and shutdown
+// must not wait for it. Every acknowledged write was already synced, so
+// giving up loses nothing acknowledged. It is safe to call more than once.
+func (s *Store) CloseContext(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		go func() {
+			s.committer.close()
+			close(s.stop)
+			s.done.Wait()
+			s.closeErr <- s.db.Close()
+		}()
+	})
+	select {
+	case err := <-s.closeErr:
+		s.closeErr <- err // for a later call
 		return err
+	case <-ctx.Done():
+		return fmt.Errorf("the store in %s did not close in time (can its directory still be written?): %w", s.dir, ctx.Err())
 	}
-	err = s.db.Update(func(txn *badger.Txn) error {
-		if err := txn.Set(snapshotKey(key), value); err != nil {
-			return err
-		}
-		if err := updateTaskIndexes(txn, key, prev, next); err != nil {
-			return err
-		}
-		return writeRuns(txn, runs)
-	})
-	if err != nil {
-		return storeError("save snapshot of "+key.String(), err)
-	}
-	return nil
 }
 
-func snapshotKey(key alice.ConversationKey) []byte {
-	return []byte(prefixSnapshot + key.String())
-}
+// Health reports why writes are refused, or nil.
+func (s *Store) Health() error { return s.space.check() }
 
-// storeError wraps err with context and marks a closed database as
-// unavailable (the runtime is shutting down) rather than internal.
+// Stats reports what the committer has done since Open.
+func (s *Store) Stats() CommitStats { return s.committer.snapshot() }
+
+// Dir is the directory of the database.
+func (s *Store) Dir() string { return s.dir }
+
+// storeError wraps err with context and gives the kinds callers act on: a
+// closed database is unavailable (the runtime is shutting down), a change
+// over badger's limits is invalid.
 func storeError(what string, err error) error {
-	if errors.Is(err, badger.ErrDBClosed) {
-		return fmt.Errorf("%s: %w", what, &alice.Error{Code: alice.EUnavailable, Message: "the store is closed; the runtime is shutting down"})
-	}
-	if errors.Is(err, badger.ErrTxnTooBig) {
+	var ae *alice.Error
+	switch {
+	case errors.As(err, &ae):
+		return err
+	case errors.Is(err, badger.ErrDBClosed):
+		return fmt.Errorf("%s: %w", what, errClosed)
+	case errors.Is(err, badger.ErrTxnTooBig):
 		return fmt.Errorf("%s: %w", what, &alice.Error{Code: alice.EInvalid, Message: "the change is too large to store at once"})
 	}
 	return fmt.Errorf("%s: %w", what, err)
@@ -170,11 +179,20 @@ func (s *Store) collectGarbage() {
 	}
 }
 
-// badgerLogger routes badger's printf-style logs into slog. Badger's info
-// lines (compactions, replays) are routine, so they go out at debug level.
+// levelTrace is below debug: badger's routine chatter (compactions, replays,
+// table builds) is for people debugging badger, not the runtime.
+const levelTrace = slog.LevelDebug - 4
+
+// badgerLogger routes badger's printf-style logs into slog.
 type badgerLogger struct{ l *slog.Logger }
 
-func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(fmt.Sprintf(f, a...)) }
-func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(fmt.Sprintf(f, a...)) }
-func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug(fmt.Sprintf(f, a...)) }
-func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Debug(fmt.Sprintf(f, a...)) }
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...))) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.log(f, a) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.log(f, a) }
+
+func (b badgerLogger) log(f string, a []any) {
+	if b.l.Enabled(context.Background(), levelTrace) {
+		b.l.Log(context.Background(), levelTrace, strings.TrimSpace(fmt.Sprintf(f, a...)))
+	}
+}

@@ -1,64 +1,345 @@
 package badgerstore
 
 import (
-	"context"
-	"io"
-	"log/slog"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/persistence"
 )
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func TestSaveLoadAcrossReopen(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	key := alice.ConversationKey{Bot: "main", Scope: alice.Scope{Type: alice.ScopeChat, ID: "oc_1"}}
-	other := alice.ConversationKey{Bot: "main", Scope: alice.Scope{Type: alice.ScopeUser, ID: "oc_1"}}
-	at := time.Date(2025, 1, 15, 9, 0, 0, 0, time.UTC)
-	want := alice.Snapshot{Goal: &alice.Goal{ID: "goal_1", Description: "d", Status: alice.GoalInProgress, CreatedAt: at, UpdatedAt: at}}
-
-	s, err := Open(dir, quietLogger())
+func dueIDs(t *testing.T, s *Store, by time.Time) string {
+	t.Helper()
+	due, err := s.DueBy(ctx, by, nil, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.Load(ctx, key); err != nil || got.Goal != nil {
-		t.Fatalf("Load of a new conversation = %+v, %v; want zero snapshot", got, err)
+	var ids []string
+	for _, d := range due {
+		ids = append(ids, fmt.Sprintf("%s@%d", d.ID, d.At.Minute()))
 	}
-	if err := s.Save(ctx, key, alice.Snapshot{}, want, nil); err != nil {
-		t.Fatal(err)
+	return fmt.Sprint(ids)
+}
+
+func TestIndexesFollowTheRecords(t *testing.T) {
+	s, dir := openTemp(t, Options{})
+	c := newConv(t, s, chat("oc_1"))
+	c.put(task(c.key, "task_a", alice.TaskActive, at(30)), task(c.key, "task_b", alice.TaskActive, at(10)))
+	if got := dueIDs(t, s, *at(59)); got != "[task_b@10 task_a@30]" {
+		t.Fatalf("due = %s", got)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
+	if got := dueIDs(t, s, *at(20)); got != "[task_b@10]" {
+		t.Fatalf("due by :20 = %s", got)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
+	if next, ok, _ := s.NextDue(ctx, *at(10)); !ok || !next.Equal(*at(30)) {
+		t.Fatalf("NextDue after :10 = %v %v, want :30", next, ok)
+	}
+	// Paging past an entry with a cursor.
+	first, _ := s.DueBy(ctx, *at(59), nil, 1)
+	if rest, _ := s.DueBy(ctx, *at(59), &first[0], 10); len(rest) != 1 || rest[0].ID != "task_a" {
+		t.Fatalf("DueBy after %v = %v", first, rest)
 	}
 
-	s, err = Open(dir, quietLogger())
-	if err != nil {
+	// Move a, cancel b (its due becomes the end of its retention).
+	c.put(task(c.key, "task_a", alice.TaskActive, at(40)), task(c.key, "task_b", alice.TaskCancelled, at(50)))
+	if got := dueIDs(t, s, *at(59)); got != "[task_a@40 task_b@50]" {
+		t.Fatalf("due after the move = %s", got)
+	}
+	got, key, err := s.Task(ctx, "main", "task_b")
+	if err != nil || key != c.key || got.Status != alice.TaskCancelled {
+		t.Fatalf("Task = %+v %v %v", got, key, err)
+	}
+	st, err := s.Load(ctx, c.key)
+	if err != nil || len(st.Tasks) != 1 || st.Tasks[0].ID != "task_a" || st.Header.Tasks[alice.TaskCancelled] != 1 {
+		t.Fatalf("Load = %+v, %v; want only the live task_a, and the cancelled one counted", st, err)
+	}
+
+	// Runs go with their task.
+	c.commit(&persistence.Change{Runs: []alice.RunRecord{{TaskID: "task_a", Seq: 0, Run: alice.Run{OccurrenceID: "occ_a_1", Outcome: alice.OutcomeSucceeded}}}})
+	c.tasks["task_a"].Recorded = 1
+	if _, n, _ := s.Runs(ctx, "task_a", alice.Page{Limit: 10}); n != 1 {
+		t.Fatalf("%d runs", n)
+	}
+	c.remove("task_a")
+	if _, _, err := s.Task(ctx, "main", "task_a"); alice.ErrorCode(err) != alice.ENotFound {
+		t.Fatalf("deleted task: %v", err)
+	}
+	if _, n, _ := s.Runs(ctx, "task_a", alice.Page{Limit: 10}); n != 0 {
+		t.Fatalf("deleted task still has %d runs", n)
+	}
+	if got := dueIDs(t, s, *at(59)); got != "[task_b@50]" {
+		t.Fatalf("due after the delete = %s", got)
+	}
+	s.Close()
+	if r := checkDir(t, dir); len(r.Problems) > 0 {
+		t.Fatalf("check: %v", r.Problems)
+	}
+}
+
+func TestTasksListFiltersAndPages(t *testing.T) {
+	s, dir := openTemp(t, Options{})
+	a, b := newConv(t, s, chat("oc_a")), newConv(t, s, chat("oc_a/b"))
+	u := newConv(t, s, alice.ConversationKey{Bot: "main", Scope: alice.Scope{Type: alice.ScopeUser, ID: "ou_1"}})
+	other := newConv(t, s, alice.ConversationKey{Bot: "other", Scope: alice.Scope{Type: alice.ScopeChat, ID: "oc_a"}})
+	for i := 0; i < 5; i++ {
+		a.put(task(a.key, fmt.Sprintf("task_a%d", i), alice.TaskActive, at(i)))
+	}
+	b.put(task(b.key, "task_b0", alice.TaskActive, at(1)), task(b.key, "task_b1", alice.TaskCompleted, nil))
+	u.put(task(u.key, "task_u0", alice.TaskPaused, nil))
+	other.put(task(other.key, "task_o0", alice.TaskActive, at(1)))
+	a.put(task(a.key, "task_a3", alice.TaskCancelled, nil))
+
+	tests := []struct {
+		filter alice.TaskFilter
+		page   alice.Page
+		ids    string
+		total  int
+	}{
+		{alice.TaskFilter{}, alice.Page{Limit: 50}, "[task_a0 task_a1 task_a2 task_a3 task_a4 task_b0 task_b1 task_u0]", 8},
+		{alice.TaskFilter{}, alice.Page{Offset: 2, Limit: 3}, "[task_a2 task_a3 task_a4]", 8},
+		{alice.TaskFilter{Status: alice.TaskActive}, alice.Page{Limit: 50}, "[task_a0 task_a1 task_a2 task_a4 task_b0]", 5},
+		{alice.TaskFilter{Status: alice.TaskActive}, alice.Page{Offset: 4, Limit: 50}, "[task_b0]", 5},
+		{alice.TaskFilter{ScopeType: alice.ScopeUser}, alice.Page{Limit: 50}, "[task_u0]", 1},
+		{alice.TaskFilter{ScopeType: alice.ScopeChat, Status: alice.TaskActive}, alice.Page{Offset: 1, Limit: 2}, "[task_a1 task_a2]", 5},
+		{alice.TaskFilter{ScopeType: alice.ScopeChat, ScopeID: "oc_a"}, alice.Page{Limit: 50}, "[task_a0 task_a1 task_a2 task_a3 task_a4]", 5},
+		{alice.TaskFilter{ScopeType: alice.ScopeChat, ScopeID: "oc_a"}, alice.Page{Offset: 3, Limit: 1}, "[task_a3]", 5},
+		{alice.TaskFilter{ScopeType: alice.ScopeChat, ScopeID: "oc_a", Status: alice.TaskActive}, alice.Page{Offset: 1, Limit: 2}, "[task_a1 task_a2]", 4},
+		{alice.TaskFilter{ScopeType: alice.ScopeChat, ScopeID: "oc_a/b", Status: alice.TaskCompleted}, alice.Page{Limit: 50}, "[task_b1]", 1},
+		{alice.TaskFilter{ScopeType: alice.ScopeChat, ScopeID: "oc_none"}, alice.Page{Limit: 50}, "[]", 0},
+		{alice.TaskFilter{Status: alice.TaskCompleted}, alice.Page{Offset: 5, Limit: 50}, "[]", 1},
+	}
+	for _, tt := range tests {
+		tasks, total, err := s.Tasks(ctx, "main", tt.filter, tt.page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, task := range tasks {
+			ids = append(ids, task.ID)
+		}
+		if got := fmt.Sprint(ids); got != tt.ids || total != tt.total {
+			t.Errorf("Tasks(%+v, %+v) = %s total %d; want %s total %d", tt.filter, tt.page, got, total, tt.ids, tt.total)
+		}
+	}
+	s.Close()
+	if r := checkDir(t, dir); len(r.Problems) > 0 || r.Tasks != 9 {
+		t.Fatalf("check: %d tasks, problems %v", r.Tasks, r.Problems)
+	}
+}
+
+func TestMessagesStayInTheirConversation(t *testing.T) {
+	s, dir := openTemp(t, Options{})
+	send := func(key alice.ConversationKey, h *alice.Header, id, text string, content []byte) {
+		next := h.Clone()
+		next.Messages++
+		m := alice.Message{ID: id, Kind: alice.KindFile, Text: text, CreatedAt: *at(0)}
+		if err := s.Commit(ctx, key, &persistence.Change{PrevHeader: h, Header: &next, Messages: []persistence.MessageWrite{{Message: m, Content: content}}}); err != nil {
+			t.Fatal(err)
+		}
+		*h = next
+	}
+	var ha, hb alice.Header
+	send(chat("oc_v"), &ha, "om_1", "a", []byte("A"))
+	send(chat("oc_v/0"), &hb, "om_2", "b", []byte("B"))
+	send(chat("oc_v/0"), &hb, "om_3", "c", nil)
+	list := func(key alice.ConversationKey) string {
+		items, total, err := s.Messages(ctx, key, alice.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range items {
+			ids = append(ids, m.ID)
+		}
+		return fmt.Sprint(ids, total)
+	}
+	if got := list(chat("oc_v")); got != "[om_1] 1" {
+		t.Fatalf("oc_v lists %s", got)
+	}
+	if got := list(chat("oc_v/0")); got != "[om_2 om_3] 2" {
+		t.Fatalf("oc_v/0 lists %s", got)
+	}
+	if _, _, err := s.MessageContent(ctx, chat("oc_v"), "om_2"); alice.ErrorCode(err) != alice.ENotFound {
+		t.Fatalf("another conversation's message: %v, want not found", err)
+	}
+	if m, b, err := s.MessageContent(ctx, chat("oc_v/0"), "om_2"); err != nil || m.Text != "b" || string(b) != "B" {
+		t.Fatalf("content = %+v %q %v", m, b, err)
+	}
+	oldest, _ := s.OldestMessages(ctx, chat("oc_v/0"), 1)
+	if len(oldest) != 1 || oldest[0].ID != "om_2" {
+		t.Fatalf("oldest = %+v", oldest)
+	}
+	s.Close()
+	if r := checkDir(t, dir); len(r.Problems) > 0 || r.Messages != 3 {
+		t.Fatalf("check: %d messages, %v", r.Messages, r.Problems)
+	}
+}
+
+func TestIdempotencyRecords(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	key := chat("oc_1")
+	rec := persistence.IdempotencyRecord{Key: "k-1", Fingerprint: "f1", Answer: json.RawMessage(`{"message_id":"om_1"}`), Expires: time.Now().Add(24 * time.Hour)}
+	if err := s.Commit(ctx, key, &persistence.Change{Idempotency: []persistence.IdempotencyRecord{rec}}); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	got, err := s.Load(ctx, key)
-	if err != nil || got.Goal == nil || *got.Goal != *want.Goal {
-		t.Fatalf("after reopen Load = %+v, %v; want %+v", got.Goal, err, want.Goal)
+	got, err := s.Idempotency(ctx, key, "k-1")
+	if err != nil || got == nil || got.Fingerprint != "f1" || string(got.Answer) != string(rec.Answer) || got.Expires.Before(time.Now().Add(23*time.Hour)) {
+		t.Fatalf("record = %+v, %v", got, err)
 	}
-	if got, _ := s.Load(ctx, other); got.Goal != nil {
-		t.Fatalf("a user scope with the same id saw the chat's goal: %+v", got.Goal)
+	if got, _ := s.Idempotency(ctx, chat("oc_2"), "k-1"); got != nil {
+		t.Fatalf("another conversation sees the key: %+v", got)
+	}
+}
+
+func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
+	var free atomic.Uint64
+	free.Store(10 << 30)
+	s, dir := openTemp(t, Options{MinFreeDisk: 256 << 20, FreeSpace: func(string) (uint64, error) { return free.Load(), nil }})
+	c := newConv(t, s, chat("oc_1"))
+	c.put(task(c.key, "task_a", alice.TaskActive, at(1)))
+
+	free.Store(100 << 20)
+	h := c.header.Clone()
+	h.Tasks[alice.TaskActive]++
+	err := s.Commit(ctx, c.key, &persistence.Change{PrevHeader: &c.header, Header: &h, Tasks: []persistence.TaskWrite{{Next: task(c.key, "task_b", alice.TaskActive, at(2))}}})
+	if alice.ErrorCode(err) != alice.EStorageFull || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "100.0 MiB free") {
+		t.Fatalf("write on a full disk: %v; want storage_full naming %s and the free space", err, dir)
+	}
+	if alice.ErrorCode(s.Health()) != alice.EStorageFull {
+		t.Fatalf("health on a full disk: %v", s.Health())
+	}
+	if tasks, total, err := s.Tasks(ctx, "main", alice.TaskFilter{}, alice.Page{Limit: 10}); err != nil || total != 1 || len(tasks) != 1 {
+		t.Fatalf("reads on a full disk: %v %d %v; want the one task", tasks, total, err)
+	}
+
+	free.Store(1 << 30)
+	c.put(task(c.key, "task_b", alice.TaskActive, at(2)))
+	if s.Health() != nil {
+		t.Fatalf("health after space returned: %v", s.Health())
 	}
 }
 
 func TestClosedStoreIsUnavailable(t *testing.T) {
-	s, err := Open(t.TempDir(), quietLogger())
+	s, _ := openTemp(t, Options{})
+	s.Close()
+	err := s.Commit(ctx, chat("oc_1"), &persistence.Change{Tasks: []persistence.TaskWrite{{Next: task(chat("oc_1"), "task_a", alice.TaskActive, at(1))}}})
+	if alice.ErrorCode(err) != alice.EUnavailable {
+		t.Fatalf("commit after close: %v, want unavailable", err)
+	}
+	if _, err := s.Load(ctx, chat("oc_1")); alice.ErrorCode(err) != alice.EUnavailable {
+		t.Fatalf("load after close: %v, want unavailable", err)
+	}
+}
+
+func TestCheckFindsABrokenIndex(t *testing.T) {
+	s, dir := openTemp(t, Options{})
+	c := newConv(t, s, chat("oc_1"))
+	c.put(task(c.key, "task_a", alice.TaskActive, at(1)))
+	// Delete the due entry behind the store's back.
+	if err := s.committer.submit(&write{ops: []op{{key: dueKey(*at(1), c.key, persistence.DueTask, "task_a"), delete: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	r := checkDir(t, dir)
+	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "task_a: due at") {
+		t.Fatalf("check found %v; want the missing due entry of task_a", r.Problems)
+	}
+}
+
+// TestMigrateFormat1 opens a copy of a data dir written by format 1 and
+// checks that all it held is there in format 2, including two conversations
+// whose format 1 outbox keys collided by prefix.
+func TestMigrateFormat1(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := os.CopyFS(dir, os.DirFS("../../testdata/v1-datadir/store")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		hourly    = "task_01jhmk1sm0bkjcjnbkv09hm1jz"
+		once      = "task_01jhmk1sm0bkjcjnbkv3w2cga7"
+		cancelled = "task_01jhmk1sm0bkjcjnbkv4f0eg88"
+		future    = "task_01jhmk1sm0bkjcjnbkv7qr1899"
+		inFlight  = "task_01jhmk1sm0bkjcjnbkvayd71rc"
+	)
+	fixture := chat("oc_fixture")
+	st, err := s.Load(ctx, fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := st.Header.Goal; g == nil || g.Description != "Fixture goal" || g.Status != alice.GoalPaused {
+		t.Fatalf("goal = %+v", g)
+	}
+	if len(st.Tasks) != 2 || st.Tasks[0].ID != hourly || st.Tasks[1].ID != inFlight {
+		t.Fatalf("live tasks = %+v; want the hourly and the in-flight one", st.Tasks)
+	}
+	if h := st.Tasks[0]; h.RunCount != 2 || h.Recorded != 2 || !h.Due.Equal(time.Date(2025, 1, 15, 12, 0, 0, 0, time.UTC)) {
+		t.Fatalf("hourly task = %+v", h)
+	}
+	// The occurrence that was running is due again at its own slot.
+	if f := st.Tasks[1]; !f.Due.Equal(time.Date(2025, 1, 15, 10, 30, 0, 0, time.UTC)) || !f.NextRunAt.Equal(*f.Due) {
+		t.Fatalf("in-flight task = %+v; want it due again at 10:30", f)
+	}
+	if st.Header.Tasks[alice.TaskCompleted] != 1 || st.Header.Tasks[alice.TaskCancelled] != 1 || st.Header.Messages != 3 {
+		t.Fatalf("header = %+v", st.Header)
+	}
+	if u, _ := s.Load(ctx, alice.ConversationKey{Bot: "main", Scope: alice.Scope{Type: alice.ScopeUser, ID: "ou_fixture"}}); u.Header.Goal == nil || u.Header.Goal.Description != "User goal" {
+		t.Fatalf("user conversation = %+v", u.Header)
+	}
+	if runs, n, _ := s.Runs(ctx, hourly, alice.Page{Limit: 10}); n != 2 || runs[1].ScheduledAt.Hour() != 11 || runs[1].MessageID == "" {
+		t.Fatalf("hourly runs = %+v", runs)
+	}
+	if ts, key, err := s.Task(ctx, "main", once); err != nil || key != fixture || ts.Status != alice.TaskCompleted || ts.Recorded != 1 {
+		t.Fatalf("one-shot = %+v %v %v", ts, key, err)
+	}
+	if _, total, _ := s.Tasks(ctx, "main", alice.TaskFilter{Status: alice.TaskCancelled}, alice.Page{Limit: 10}); total != 1 {
+		t.Fatalf("cancelled count = %d", total)
+	}
+	if tasks, total, _ := s.Tasks(ctx, "main", alice.TaskFilter{}, alice.Page{Limit: 10}); total != 5 || len(tasks) != 5 || tasks[2].ID != cancelled || tasks[3].ID != future {
+		t.Fatalf("all tasks = %d %+v", total, tasks)
+	}
+	for _, c := range []struct {
+		conv  string
+		files string
+	}{{"oc_v", "[a.txt]"}, {"oc_v/0", "[b.txt c.txt]"}} {
+		items, _, err := s.Messages(ctx, chat(c.conv), alice.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, m := range items {
+			names = append(names, m.FileName)
+			if _, b, err := s.MessageContent(ctx, chat(c.conv), m.ID); err != nil || string(b) != "contents of "+m.FileName {
+				t.Fatalf("%s %s content = %q %v", c.conv, m.FileName, b, err)
+			}
+		}
+		if got := fmt.Sprint(names); got != c.files {
+			t.Fatalf("%s holds %s, want %s", c.conv, got, c.files)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := checkDir(t, dir)
+	if len(r.Problems) > 0 || r.Conversations != 4 || r.Tasks != 5 || r.Runs != 3 || r.Messages != 6 {
+		t.Fatalf("check after migrating = %+v", r)
+	}
+	// Opening again finds format 2 and changes nothing.
+	s, err = Open(dir, Options{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	key := alice.ConversationKey{Bot: "main", Scope: alice.Scope{Type: alice.ScopeChat, ID: "oc_1"}}
-	if err := s.Save(context.Background(), key, alice.Snapshot{}, alice.Snapshot{}, nil); alice.ErrorCode(err) != alice.EUnavailable {
-		t.Fatalf("Save on a closed store: %v (code %q), want %s", err, alice.ErrorCode(err), alice.EUnavailable)
+	if r2 := checkDir(t, dir); fmt.Sprint(r2) != fmt.Sprint(r) {
+		t.Fatalf("second open changed the store: %+v, was %+v", r2, r)
 	}
 }

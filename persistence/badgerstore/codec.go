@@ -1,0 +1,75 @@
+package badgerstore
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/alice-runtime/alice"
+)
+
+// Records are one version byte and JSON. The byte lets a later release read
+// these records and migrate them, instead of guessing from their shape.
+const recordV2 byte = 2
+
+func encodeRecord(v any) ([]byte, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode record: %w", err)
+	}
+	return append([]byte{recordV2}, body...), nil
+}
+
+func decodeRecord(b []byte, v any) error {
+	if len(b) == 0 {
+		return fmt.Errorf("decode record: empty value")
+	}
+	if b[0] != recordV2 {
+		return fmt.Errorf("decode record: unknown version %d (written by a newer alice?)", b[0])
+	}
+	if err := json.Unmarshal(b[1:], v); err != nil {
+		return fmt.Errorf("decode record: %w", err)
+	}
+	return nil
+}
+
+// idempotencyRecord is what a write with an Idempotency-Key leaves behind:
+// which request it was and what it answered.
+type idempotencyRecord struct {
+	Fingerprint string          `json:"fingerprint"`
+	Answer      json.RawMessage `json:"answer"`
+}
+
+// Counters are 8-byte big-endian signed integers.
+func encodeCount(n int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(n)) }
+
+func decodeCount(b []byte) (int64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("counter of %d bytes", len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+// counterNames are the counters one task contributes to: all of its bot's
+// tasks, those of its status, of its scope type, and of both.
+func counterNames(t *alice.Task) [4]string {
+	return [4]string{
+		"all",
+		"status/" + string(t.Status),
+		"type/" + string(t.ScopeType),
+		"type/" + string(t.ScopeType) + "/status/" + string(t.Status),
+	}
+}
+
+// filterCounter is the counter that holds the total of a bot-wide listing.
+func filterCounter(f alice.TaskFilter) string {
+	switch {
+	case f.ScopeType != "" && f.Status != "":
+		return "type/" + string(f.ScopeType) + "/status/" + string(f.Status)
+	case f.ScopeType != "":
+		return "type/" + string(f.ScopeType)
+	case f.Status != "":
+		return "status/" + string(f.Status)
+	}
+	return "all"
+}

@@ -1,0 +1,303 @@
+package badgerstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/persistence"
+)
+
+// Load reads the conversation's header and its active and paused tasks; a
+// conversation never written loads as the zero State.
+func (s *Store) Load(_ context.Context, key alice.ConversationKey) (persistence.State, error) {
+	var st persistence.State
+	err := s.db.View(func(txn *badger.Txn) error {
+		if _, err := getRecord(txn, convKey(famHeader, key), &st.Header); err != nil {
+			return err
+		}
+		var ids []string
+		for _, status := range []alice.TaskStatus{alice.TaskActive, alice.TaskPaused} {
+			prefix := convKey(famConvStatus, key, string(status))
+			err := scanKeys(txn, prefix, func(rest []byte) error {
+				id, _, err := readPart(rest)
+				ids = append(ids, id)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		sortIDs(ids) // task ids sort by creation
+		for _, id := range ids {
+			ts := new(alice.TaskState)
+			found, err := getRecord(txn, convKey(famTask, key, id), ts)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return errors.New("status index names task " + id + ", which has no record")
+			}
+			st.Tasks = append(st.Tasks, ts)
+		}
+		return nil
+	})
+	if err != nil {
+		return persistence.State{}, storeError("load conversation "+key.String(), err)
+	}
+	return st, nil
+}
+
+// Commit implements persistence.ConversationStore through the group
+// committer.
+func (s *Store) Commit(_ context.Context, key alice.ConversationKey, c *persistence.Change) error {
+	if c.Empty() {
+		return nil
+	}
+	w, err := changeOps(key, c)
+	if err != nil {
+		return err
+	}
+	if err := s.committer.submit(w); err != nil {
+		return storeError("commit conversation "+key.String(), err)
+	}
+	return nil
+}
+
+// changeOps turns a change into the records, index entries and counter
+// deltas it implies; deriving them here, from the same change, is what keeps
+// every index in step with its records.
+func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error) {
+	w := &write{}
+	set := func(k, v []byte) { w.ops = append(w.ops, op{key: k, value: v}) }
+	del := func(k []byte) { w.ops = append(w.ops, op{key: k, delete: true}) }
+	due := func(kind persistence.DueKind, id string, was, now *time.Time) {
+		if sameDue(was, now) {
+			return
+		}
+		if was != nil {
+			del(dueKey(*was, key, kind, id))
+		}
+		if now != nil {
+			set(dueKey(*now, key, kind, id), nil)
+		}
+	}
+
+	if c.Header != nil {
+		prev := c.PrevHeader
+		if prev == nil {
+			prev = &alice.Header{}
+		}
+		if c.Header.Empty() {
+			del(convKey(famHeader, key))
+		} else {
+			v, err := encodeRecord(c.Header)
+			if err != nil {
+				return nil, err
+			}
+			set(convKey(famHeader, key), v)
+		}
+		due(persistence.DueOutbox, "", prev.OutboxDue, c.Header.OutboxDue)
+		due(persistence.DueGoal, "", goalDue(prev.Goal), goalDue(c.Header.Goal))
+	}
+
+	for _, tw := range c.Tasks {
+		prev, next := tw.Prev, tw.Next
+		t := next
+		if t == nil {
+			t = prev
+		}
+		if t == nil {
+			continue
+		}
+		id := t.ID
+		if next != nil {
+			v, err := encodeRecord(next)
+			if err != nil {
+				return nil, err
+			}
+			set(convKey(famTask, key, id), v)
+		} else {
+			del(convKey(famTask, key, id))
+			for seq := max(prev.Recorded-alice.MaxRunsKeptPerTask, 0); seq < prev.Recorded; seq++ {
+				del(runKey(id, seq))
+			}
+		}
+		switch {
+		case prev == nil:
+			set(tupleKey(famTaskID, key.Bot, id), encodeConv(key))
+		case next == nil:
+			del(tupleKey(famTaskID, key.Bot, id))
+		}
+		if prev == nil || next == nil || prev.Status != next.Status {
+			if prev != nil {
+				del(tupleKey(famBotStatus, key.Bot, string(prev.Status), id))
+				del(convKey(famConvStatus, key, string(prev.Status), id))
+				for _, name := range counterNames(&prev.Task) {
+					w.counters = append(w.counters, counterDelta{key: string(tupleKey(famCounter, key.Bot, name)), delta: -1})
+				}
+			}
+			if next != nil {
+				set(tupleKey(famBotStatus, key.Bot, string(next.Status), id), encodeConv(key))
+				set(convKey(famConvStatus, key, string(next.Status), id), nil)
+				for _, name := range counterNames(&next.Task) {
+					w.counters = append(w.counters, counterDelta{key: string(tupleKey(famCounter, key.Bot, name)), delta: +1})
+				}
+			}
+		}
+		var was, now *time.Time
+		if prev != nil {
+			was = prev.Due
+		}
+		if next != nil {
+			now = next.Due
+		}
+		due(persistence.DueTask, id, was, now)
+	}
+
+	for _, r := range c.Runs {
+		v, err := json.Marshal(r.Run)
+		if err != nil {
+			return nil, err
+		}
+		set(runKey(r.TaskID, r.Seq), v)
+		if old := r.Seq - alice.MaxRunsKeptPerTask; old >= 0 {
+			del(runKey(r.TaskID, old))
+		}
+	}
+
+	for _, m := range c.Messages {
+		v, err := json.Marshal(m.Message)
+		if err != nil {
+			return nil, err
+		}
+		set(convKey(famMessage, key, m.Message.ID), v)
+		if len(m.Content) > 0 {
+			set(convKey(famContent, key, m.Message.ID), m.Content)
+		}
+	}
+	for _, id := range c.DeletedMessages {
+		del(convKey(famMessage, key, id))
+		del(convKey(famContent, key, id))
+	}
+
+	for _, r := range c.Idempotency {
+		v, err := json.Marshal(idempotencyRecord{Fingerprint: r.Fingerprint, Answer: r.Answer})
+		if err != nil {
+			return nil, err
+		}
+		w.ops = append(w.ops, op{key: convKey(famIdempotency, key, r.Key), value: v, expires: r.Expires})
+	}
+	return w, nil
+}
+
+// goalDue is when a goal must wake its conversation (its next iteration or
+// its deadline), nil when never.
+func goalDue(g *alice.Goal) *time.Time {
+	if g == nil {
+		return nil
+	}
+	return g.Due()
+}
+
+func sameDue(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.UnixMilli() == b.UnixMilli()
+}
+
+// FinishedTask implements persistence.ConversationStore.
+func (s *Store) FinishedTask(_ context.Context, key alice.ConversationKey, id string) (*alice.TaskState, error) {
+	ts := new(alice.TaskState)
+	var found bool
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		found, err = getRecord(txn, convKey(famTask, key, id), ts)
+		return err
+	})
+	if err != nil {
+		return nil, storeError("read task "+id, err)
+	}
+	if !found {
+		return nil, errTaskNotFound
+	}
+	return ts, nil
+}
+
+var errTaskNotFound = &alice.Error{Code: alice.ENotFound, Message: "task not found"}
+
+// OldestFinished implements persistence.ConversationStore: the oldest of the
+// completed and cancelled tasks, by id (creation).
+func (s *Store) OldestFinished(_ context.Context, key alice.ConversationKey, n int) ([]string, error) {
+	var ids []string
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, status := range []alice.TaskStatus{alice.TaskCompleted, alice.TaskCancelled} {
+			count := 0
+			err := scanKeys(txn, convKey(famConvStatus, key, string(status)), func(rest []byte) error {
+				if count == n {
+					return errStopScan
+				}
+				id, _, err := readPart(rest)
+				ids = append(ids, id)
+				count++
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeError("list finished tasks", err)
+	}
+	sortIDs(ids)
+	return ids[:min(n, len(ids))], nil
+}
+
+// OldestMessages implements persistence.ConversationStore.
+func (s *Store) OldestMessages(_ context.Context, key alice.ConversationKey, n int) ([]alice.Message, error) {
+	var out []alice.Message
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scanValues(txn, convKey(famMessage, key), 0, n, func(v []byte) error {
+			var m alice.Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return err
+			}
+			out = append(out, m)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, storeError("list oldest messages", err)
+	}
+	return out, nil
+}
+
+// Idempotency implements persistence.ConversationStore.
+func (s *Store) Idempotency(_ context.Context, key alice.ConversationKey, k string) (*persistence.IdempotencyRecord, error) {
+	var rec *persistence.IdempotencyRecord
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(convKey(famIdempotency, key, k))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var r idempotencyRecord
+		if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+			return err
+		}
+		rec = &persistence.IdempotencyRecord{Key: k, Fingerprint: r.Fingerprint, Answer: r.Answer, Expires: time.Unix(int64(item.ExpiresAt()), 0)}
+		return nil
+	})
+	if err != nil {
+		return nil, storeError("read idempotency key", err)
+	}
+	return rec, nil
+}

@@ -1,0 +1,317 @@
+package badgerstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/persistence"
+)
+
+// The format version key holds formatCurrent once a data dir is in this
+// format, or formatCleanup while the keys of format 1 are being deleted.
+const (
+	formatCurrent = "2"
+	formatCleanup = "2-cleanup"
+)
+
+// Format 1 kept a conversation as one snapshot (goal and every task), and
+// derived its indexes from it:
+//
+//	s/<bot>/<type>/<id>                      0x01 + {"goal": ..., "tasks": [...]}
+//	t/<bot>/<task id>, d/...                 indexes (rebuilt, not read)
+//	r/<task id>/<16 hex digits>              run records
+//	m/<bot>/<type>/<id>/<om id>, mc/<om id>  outbox messages and bytes
+//	mi/<bot>/<key>                           outbox idempotency keys (dropped)
+var v1Families = []string{"s/", "t/", "d/", "r/", "m/", "mc/", "mi/"}
+
+// v1Snapshot is format 1's snapshot.
+type v1Snapshot struct {
+	Goal  *alice.Goal `json:"goal"`
+	Tasks []struct {
+		alice.Task
+		Recorded int `json:"recorded"`
+		InFlight *struct {
+			ScheduledAt time.Time `json:"scheduled_at"`
+		} `json:"in_flight"`
+	} `json:"tasks"`
+}
+
+// migrate brings the data dir to the current format. Migrating from format 1
+// runs in two phases, each safe to repeat after a crash: the first writes
+// every key of format 2 from the format 1 keys (which stay untouched), then
+// marks the format as "cleanup"; the second deletes the format 1 keys and
+// marks the format current.
+func migrate(db *badger.DB, log *slog.Logger) error {
+	version, err := readVersion(db)
+	if err != nil {
+		return err
+	}
+	switch version {
+	case formatCurrent:
+		return nil
+	case formatCleanup:
+		return migrateCleanup(db, log)
+	case "":
+		old, err := hasV1Keys(db)
+		if err != nil {
+			return err
+		}
+		if !old {
+			return writeVersion(db, formatCurrent) // a new data dir
+		}
+		if err := migrateV1(db, log); err != nil {
+			return err
+		}
+		return migrateCleanup(db, log)
+	}
+	return fmt.Errorf("the data dir is in format %q, which this alice does not know (written by a newer alice?)", version)
+}
+
+func readVersion(db *badger.DB) (string, error) {
+	var v string
+	err := db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte{famVersion})
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		b, err := item.ValueCopy(nil)
+		v = string(b)
+		return err
+	})
+	return v, err
+}
+
+func writeVersion(db *badger.DB, v string) error {
+	return db.Update(func(txn *badger.Txn) error { return txn.Set([]byte{famVersion}, []byte(v)) })
+}
+
+func hasV1Keys(db *badger.DB) (bool, error) {
+	found := false
+	err := db.View(func(txn *badger.Txn) error {
+		for _, f := range v1Families {
+			opts := badger.DefaultIteratorOptions
+			opts.PrefetchValues = false
+			opts.Prefix = []byte(f)
+			it := txn.NewIterator(opts)
+			it.Rewind()
+			found = found || it.Valid()
+			it.Close()
+		}
+		return nil
+	})
+	return found, err
+}
+
+// migrateV1 is the first phase: format 2 keys from format 1 ones.
+func migrateV1(db *badger.DB, log *slog.Logger) error {
+	start := time.Now()
+	log.Info("migrating the data dir from format 1 to format 2")
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	apply := func(w *write) error {
+		for _, o := range w.ops {
+			if err := setOpBatch(wb, o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	counters := map[string]int64{}
+	headers := map[alice.ConversationKey]*alice.Header{}
+	header := func(k alice.ConversationKey) *alice.Header {
+		if h := headers[k]; h != nil {
+			return h
+		}
+		h := &alice.Header{Tasks: map[alice.TaskStatus]int{}}
+		headers[k] = h
+		return h
+	}
+	var tasks, messages, runs int
+
+	err := db.View(func(txn *badger.Txn) error {
+		// Snapshots: the goal into the header, each task into its record.
+		err := scanV1(txn, "s/", func(k, v []byte) error {
+			key, err := parseV1Conversation(string(k))
+			if err != nil {
+				return err
+			}
+			if len(v) == 0 || v[0] != 1 {
+				return fmt.Errorf("snapshot %q: not format 1", k)
+			}
+			var snap v1Snapshot
+			if err := json.Unmarshal(v[1:], &snap); err != nil {
+				return fmt.Errorf("snapshot %q: %w", k, err)
+			}
+			h := header(key)
+			h.Goal = snap.Goal
+			change := &persistence.Change{}
+			for _, t := range snap.Tasks {
+				ts := &alice.TaskState{Task: t.Task, Recorded: t.Recorded}
+				if t.InFlight != nil && !ts.Status.Terminal() {
+					// Format 2 keeps an unrecorded occurrence's slot as the
+					// task's next run: it is delivered again and runs
+					// under the same occurrence id.
+					slot := t.InFlight.ScheduledAt
+					ts.NextRunAt = &slot
+				}
+				switch {
+				case ts.Status == alice.TaskActive:
+					ts.Due = ts.NextRunAt
+				case ts.Status.Terminal():
+					end := ts.UpdatedAt.Add(alice.DefaultTaskRetention)
+					ts.Due = &end
+				}
+				h.Tasks[ts.Status]++
+				change.Tasks = append(change.Tasks, persistence.TaskWrite{Next: ts})
+				tasks++
+			}
+			w, err := changeOps(key, change)
+			if err != nil {
+				return err
+			}
+			for _, c := range w.counters {
+				counters[c.key] += c.delta
+			}
+			return apply(w)
+		})
+		if err != nil {
+			return err
+		}
+
+		// Outbox messages, each under its own conversation now, with its
+		// bytes beside it.
+		err = scanV1(txn, "m/", func(k, v []byte) error {
+			rest := strings.TrimPrefix(string(k), "m/")
+			slash := strings.LastIndexByte(rest, '/')
+			if slash < 0 {
+				return fmt.Errorf("message key %q: no message id", k)
+			}
+			key, err := parseV1Conversation(rest[:slash])
+			if err != nil {
+				return err
+			}
+			var m alice.Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("message %q: %w", k, err)
+			}
+			mw := persistence.MessageWrite{Message: m}
+			item, err := txn.Get([]byte("mc/" + m.ID))
+			switch {
+			case err == nil:
+				if mw.Content, err = item.ValueCopy(nil); err != nil {
+					return err
+				}
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return err
+			}
+			h := header(key)
+			h.Messages++
+			if due := m.CreatedAt.Add(alice.DefaultOutboxMaxAge); h.OutboxDue == nil || due.Before(*h.OutboxDue) {
+				h.OutboxDue = &due
+			}
+			messages++
+			w, err := changeOps(key, &persistence.Change{Messages: []persistence.MessageWrite{mw}})
+			if err != nil {
+				return err
+			}
+			return apply(w)
+		})
+		if err != nil {
+			return err
+		}
+
+		// Run records keep their task and number.
+		return scanV1(txn, "r/", func(k, v []byte) error {
+			id, seqHex, ok := strings.Cut(strings.TrimPrefix(string(k), "r/"), "/")
+			var seq int
+			if _, err := fmt.Sscanf(seqHex, "%x", &seq); !ok || err != nil {
+				return fmt.Errorf("run key %q: malformed", k)
+			}
+			runs++
+			return setOpBatch(wb, op{key: runKey(id, seq), value: bytes.Clone(v)})
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for key, h := range headers {
+		w, err := changeOps(key, &persistence.Change{Header: h})
+		if err != nil {
+			return err
+		}
+		if err := apply(w); err != nil {
+			return err
+		}
+	}
+	for k, n := range counters {
+		if err := wb.Set([]byte(k), encodeCount(n)); err != nil {
+			return err
+		}
+	}
+	if err := wb.Set([]byte{famVersion}, []byte(formatCleanup)); err != nil {
+		return err
+	}
+	if err := wb.Flush(); err != nil {
+		return err
+	}
+	log.Info("migrated the data dir to format 2", "conversations", len(headers), "tasks", tasks, "messages", messages, "runs", runs, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// migrateCleanup is the second phase: delete every format 1 key.
+func migrateCleanup(db *badger.DB, log *slog.Logger) error {
+	for _, f := range v1Families {
+		if err := db.DropPrefix([]byte(f)); err != nil {
+			return fmt.Errorf("delete format 1 keys %s: %w", f, err)
+		}
+	}
+	log.Info("deleted the format 1 keys")
+	return writeVersion(db, formatCurrent)
+}
+
+// scanV1 calls fn with each key under prefix (and its value); fn must copy
+// what it keeps.
+func scanV1(txn *badger.Txn, prefix string, fn func(k, v []byte) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = []byte(prefix)
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		err := it.Item().Value(func(v []byte) error { return fn(k, v) })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseV1Conversation reads format 1's "<bot>/<type>/<id>"; a bot id has no
+// "/", and the scope id is the rest, so the form is unambiguous.
+func parseV1Conversation(s string) (alice.ConversationKey, error) {
+	s = strings.TrimPrefix(s, "s/")
+	bot, rest, ok1 := strings.Cut(s, "/")
+	typ, id, ok2 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 || bot == "" || (typ != string(alice.ScopeChat) && typ != string(alice.ScopeUser)) || id == "" {
+		return alice.ConversationKey{}, fmt.Errorf("format 1 conversation key %q: want bot/type/id", s)
+	}
+	return alice.ConversationKey{Bot: bot, Scope: alice.Scope{Type: alice.ScopeType(typ), ID: id}}, nil
+}
+
+func setOpBatch(wb *badger.WriteBatch, o op) error {
+	if o.delete {
+		return wb.Delete(o.key)
+	}
+	return wb.Set(o.key, o.value)
+}

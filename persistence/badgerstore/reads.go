@@ -1,0 +1,420 @@
+package badgerstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/persistence"
+)
+
+// getRecord decodes the record at k into v and reports whether it exists.
+func getRecord(txn *badger.Txn, k []byte, v any) (bool, error) {
+	item, err := txn.Get(k)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, item.Value(func(b []byte) error { return decodeRecord(b, v) })
+}
+
+// errStopScan ends a scan early without error.
+var errStopScan = errors.New("stop scan")
+
+// scanKeys calls fn with the rest of every key under prefix, in order,
+// without reading values.
+func scanKeys(txn *badger.Txn, prefix []byte, fn func(rest []byte) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		if err := fn(it.Item().Key()[len(prefix):]); err != nil {
+			if errors.Is(err, errStopScan) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// scanValues calls fn with the values of the keys under prefix from offset,
+// at most limit of them; the keys before offset are skipped unread.
+func scanValues(txn *badger.Txn, prefix []byte, offset, limit int, fn func(v []byte) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	i := 0
+	for it.Rewind(); it.Valid() && i < offset+limit; it.Next() {
+		if i >= offset {
+			if err := it.Item().Value(fn); err != nil {
+				return err
+			}
+		}
+		i++
+	}
+	return nil
+}
+
+// countKeys counts the keys under prefix.
+func countKeys(txn *badger.Txn, prefix []byte) (int, error) {
+	n := 0
+	err := scanKeys(txn, prefix, func([]byte) error { n++; return nil })
+	return n, err
+}
+
+func sortIDs(ids []string) { slices.Sort(ids) }
+
+// Task implements persistence.TaskReader.
+func (s *Store) Task(_ context.Context, bot, id string) (*alice.TaskState, alice.ConversationKey, error) {
+	var ts alice.TaskState
+	var key alice.ConversationKey
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		if key, err = taskOwner(txn, bot, id); err != nil {
+			return err
+		}
+		found, err := getRecord(txn, convKey(famTask, key, id), &ts)
+		if err == nil && !found {
+			err = errors.New("task " + id + " is indexed but has no record")
+		}
+		return err
+	})
+	if err != nil {
+		return nil, alice.ConversationKey{}, storeError("read task", err)
+	}
+	return &ts, key, nil
+}
+
+func taskOwner(txn *badger.Txn, bot, id string) (alice.ConversationKey, error) {
+	item, err := txn.Get(tupleKey(famTaskID, bot, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return alice.ConversationKey{}, errTaskNotFound
+	}
+	if err != nil {
+		return alice.ConversationKey{}, err
+	}
+	var key alice.ConversationKey
+	err = item.Value(func(v []byte) (err error) {
+		key, err = decodeConv(v)
+		return err
+	})
+	return key, err
+}
+
+// Tasks implements persistence.TaskReader. A scope's tasks are read from
+// its own keys, with the total from its header. A bot-wide listing walks an
+// index in creation order without reading the records it skips, and takes
+// its total from the bot's counters; filtering by scope type alone reads the
+// small owner value of each entry it passes.
+func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice.Page) ([]alice.Task, int, error) {
+	out := []alice.Task{}
+	total := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		appendTask := func(v []byte) error {
+			var ts alice.TaskState
+			if err := decodeRecord(v, &ts); err != nil {
+				return err
+			}
+			out = append(out, ts.Task)
+			return nil
+		}
+		if f.ScopeID != "" {
+			key := alice.ConversationKey{Bot: bot, Scope: alice.Scope{Type: f.ScopeType, ID: f.ScopeID}}
+			var h alice.Header
+			if _, err := getRecord(txn, convKey(famHeader, key), &h); err != nil {
+				return err
+			}
+			if f.Status == "" {
+				for _, n := range h.Tasks {
+					total += n
+				}
+				return scanValues(txn, convKey(famTask, key), p.Offset, p.Limit, appendTask)
+			}
+			total = h.Tasks[f.Status]
+			var ids []string
+			i := 0
+			err := scanKeys(txn, convKey(famConvStatus, key, string(f.Status)), func(rest []byte) error {
+				if i >= p.Offset+p.Limit {
+					return errStopScan
+				}
+				if i++; i <= p.Offset {
+					return nil
+				}
+				id, _, err := readPart(rest)
+				ids = append(ids, id)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return readTasks(txn, key, ids, appendTask)
+		}
+
+		n, err := readCounter(txn, bot, filterCounter(f))
+		if err != nil {
+			return err
+		}
+		total = int(n)
+		prefix := tupleKey(famTaskID, bot)
+		if f.Status != "" {
+			prefix = tupleKey(famBotStatus, bot, string(f.Status))
+		}
+		type entry struct {
+			key alice.ConversationKey
+			id  string
+		}
+		var page []entry
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = prefix
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		skipped := 0
+		for it.Rewind(); it.Valid() && len(page) < p.Limit; it.Next() {
+			var key alice.ConversationKey
+			readOwner := func() error {
+				return it.Item().Value(func(v []byte) (err error) {
+					key, err = decodeConv(v)
+					return err
+				})
+			}
+			if f.ScopeType != "" {
+				if err := readOwner(); err != nil {
+					return err
+				}
+				if key.Scope.Type != f.ScopeType {
+					continue
+				}
+			}
+			if skipped < p.Offset {
+				skipped++
+				continue
+			}
+			if f.ScopeType == "" {
+				if err := readOwner(); err != nil {
+					return err
+				}
+			}
+			id, _, err := readPart(it.Item().Key()[len(prefix):])
+			if err != nil {
+				return err
+			}
+			page = append(page, entry{key, id})
+		}
+		for _, e := range page {
+			if err := readTasks(txn, e.key, []string{e.id}, appendTask); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, storeError("list tasks", err)
+	}
+	return out, total, nil
+}
+
+// readTasks reads the records of ids in conversation key.
+func readTasks(txn *badger.Txn, key alice.ConversationKey, ids []string, fn func(v []byte) error) error {
+	for _, id := range ids {
+		item, err := txn.Get(convKey(famTask, key, id))
+		if err != nil {
+			return err
+		}
+		if err := item.Value(fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readCounter(txn *badger.Txn, bot, name string) (int64, error) {
+	item, err := txn.Get(tupleKey(famCounter, bot, name))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = item.Value(func(v []byte) (err error) {
+		n, err = decodeCount(v)
+		return err
+	})
+	return n, err
+}
+
+// Runs implements persistence.TaskReader.
+func (s *Store) Runs(_ context.Context, taskID string, p alice.Page) ([]alice.Run, int, error) {
+	runs := []alice.Run{}
+	total := 0
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		prefix := tupleKey(famRun, taskID)
+		if total, err = countKeys(txn, prefix); err != nil {
+			return err
+		}
+		return scanValues(txn, prefix, p.Offset, p.Limit, func(v []byte) error {
+			var r alice.Run
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			runs = append(runs, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, 0, storeError("list runs of "+taskID, err)
+	}
+	return runs, total, nil
+}
+
+// Messages implements persistence.MessageReader.
+func (s *Store) Messages(_ context.Context, key alice.ConversationKey, p alice.Page) ([]alice.Message, int, error) {
+	out := []alice.Message{}
+	total := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		var h alice.Header
+		if _, err := getRecord(txn, convKey(famHeader, key), &h); err != nil {
+			return err
+		}
+		total = h.Messages
+		return scanValues(txn, convKey(famMessage, key), p.Offset, p.Limit, func(v []byte) error {
+			var m alice.Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return err
+			}
+			out = append(out, m)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, 0, storeError("list messages", err)
+	}
+	return out, total, nil
+}
+
+var errMessageNotFound = &alice.Error{Code: alice.ENotFound, Message: "message not found"}
+
+// MessageContent implements persistence.MessageReader.
+func (s *Store) MessageContent(_ context.Context, key alice.ConversationKey, id string) (*alice.Message, []byte, error) {
+	var m alice.Message
+	var content []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(convKey(famMessage, key, id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return errMessageNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &m) }); err != nil {
+			return err
+		}
+		item, err = txn.Get(convKey(famContent, key, id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		content, err = item.ValueCopy(nil)
+		return err
+	})
+	if err != nil {
+		return nil, nil, storeError("read message "+id, err)
+	}
+	return &m, content, nil
+}
+
+// DueBy implements persistence.DueIndex with a key-only scan.
+func (s *Store) DueBy(_ context.Context, t time.Time, after *persistence.Due, limit int) ([]persistence.Due, error) {
+	var out []persistence.Due
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte{famDue}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		start := []byte{famDue}
+		if after != nil {
+			start = append(dueKey(after.At, after.Key, after.Kind, after.ID), 0) // just past it
+		}
+		for it.Seek(start); it.Valid() && len(out) < limit; it.Next() {
+			d, err := parseDueKey(it.Item().Key())
+			if err != nil {
+				return err
+			}
+			if d.At.After(t) {
+				break
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeError("scan due entries", err)
+	}
+	return out, nil
+}
+
+// NextDue implements persistence.DueIndex by seeking past after.
+func (s *Store) NextDue(_ context.Context, after time.Time) (time.Time, bool, error) {
+	var at time.Time
+	found := false
+	err := s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte{famDue}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		it.Seek(appendTime([]byte{famDue}, after.Add(time.Millisecond)))
+		if !it.Valid() {
+			return nil
+		}
+		d, err := parseDueKey(it.Item().Key())
+		if err != nil {
+			return err
+		}
+		at, found = d.At, true
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, storeError("scan due entries", err)
+	}
+	return at, found, nil
+}
+
+func parseDueKey(k []byte) (persistence.Due, error) {
+	if len(k) == 0 || k[0] != famDue {
+		return persistence.Due{}, errMalformedKey
+	}
+	at, rest, err := readTime(k[1:])
+	if err != nil {
+		return persistence.Due{}, err
+	}
+	key, rest, err := readConv(rest)
+	if err != nil {
+		return persistence.Due{}, err
+	}
+	kind, rest, err := readPart(rest)
+	if err != nil {
+		return persistence.Due{}, err
+	}
+	id, rest, err := readPart(rest)
+	if err != nil || len(rest) > 0 {
+		return persistence.Due{}, errMalformedKey
+	}
+	return persistence.Due{At: at, Key: key, Kind: persistence.DueKind(kind), ID: id}, nil
+}
