@@ -29,6 +29,8 @@ func TestApplyGoal(t *testing.T) {
 			OpResume:   {code: ENotFound},
 			OpComplete: {code: ENotFound},
 			OpDelete:   {code: ENotFound},
+			OpDelay:    {code: ENotFound},
+			OpTimeOut:  {code: ENotFound},
 		},
 		"in_progress": {
 			OpGet:      {next: GoalInProgress, shown: GoalInProgress},
@@ -37,6 +39,8 @@ func TestApplyGoal(t *testing.T) {
 			OpResume:   {next: GoalInProgress, code: EConflict},
 			OpComplete: {shown: GoalCompleted},
 			OpDelete:   {},
+			OpDelay:    {next: GoalInProgress, shown: GoalInProgress},
+			OpTimeOut:  {shown: GoalTimedOut},
 		},
 		"paused": {
 			OpGet:      {next: GoalPaused, shown: GoalPaused},
@@ -45,6 +49,8 @@ func TestApplyGoal(t *testing.T) {
 			OpResume:   {next: GoalInProgress, shown: GoalInProgress},
 			OpComplete: {shown: GoalCompleted},
 			OpDelete:   {},
+			OpDelay:    {next: GoalPaused, code: EConflict},
+			OpTimeOut:  {shown: GoalTimedOut},
 		},
 	}
 	for _, st := range states {
@@ -58,7 +64,7 @@ func TestApplyGoal(t *testing.T) {
 				if st.active != nil {
 					before = *st.active
 				}
-				next, shown, err := ApplyGoal(st.active, GoalCommand{Op: op, Description: "Ship it"}, now, func() string { return "goal_new" })
+				next, shown, err := ApplyGoal(st.active, GoalCommand{Op: op, Description: "Ship it", Delay: 8 * time.Minute, Reason: "CI"}, GoalRules{}, now, func() string { return "goal_new" })
 				if got := ErrorCode(err); got != w.code {
 					t.Fatalf("error code = %q (%v), want %q", got, err, w.code)
 				}
@@ -105,21 +111,91 @@ func TestApplyGoalValidatesDescription(t *testing.T) {
 		"bad utf-8": "\xff\xfe",
 	} {
 		t.Run(name, func(t *testing.T) {
-			next, _, err := ApplyGoal(nil, GoalCommand{Op: OpCreate, Description: d}, time.Now(), func() string { return "goal_x" })
+			next, _, err := ApplyGoal(nil, GoalCommand{Op: OpCreate, Description: d}, GoalRules{}, time.Now(), func() string { return "goal_x" })
 			if ErrorCode(err) != EInvalid || next != nil {
 				t.Fatalf("got next=%v err=%v, want no goal and %s", next, err, EInvalid)
 			}
 		})
 	}
-	if _, _, err := ApplyGoal(nil, GoalCommand{Op: OpCreate, Description: string(long[:MaxGoalDescriptionBytes])}, time.Now(), func() string { return "goal_x" }); err != nil {
+	if _, _, err := ApplyGoal(nil, GoalCommand{Op: OpCreate, Description: string(long[:MaxGoalDescriptionBytes])}, GoalRules{}, time.Now(), func() string { return "goal_x" }); err != nil {
 		t.Fatalf("a description of exactly %d bytes was refused: %v", MaxGoalDescriptionBytes, err)
 	}
 }
 
 func TestApplyGoalUnknownCommand(t *testing.T) {
 	for _, active := range []*Goal{nil, {ID: "goal_1", Status: GoalInProgress}} {
-		if _, _, err := ApplyGoal(active, GoalCommand{Op: "explode"}, time.Now(), nil); ErrorCode(err) != EInvalid {
+		if _, _, err := ApplyGoal(active, GoalCommand{Op: "explode"}, GoalRules{}, time.Now(), nil); ErrorCode(err) != EInvalid {
 			t.Errorf("active=%v: err = %v, want %s", active, err, EInvalid)
+		}
+	}
+}
+
+func TestGoalDeadlinesAndWakes(t *testing.T) {
+	now := time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC)
+	id := func() string { return "goal_1" }
+	tests := []struct {
+		name             string
+		cmd              GoalCommand
+		rules            GoalRules
+		deadline, wakeAt *time.Time
+	}{
+		{"no deadline, no loop", GoalCommand{Op: OpCreate, Description: "x"}, GoalRules{}, nil, nil},
+		{"deadline_in", GoalCommand{Op: OpCreate, Description: "x", DeadlineIn: 48 * time.Hour}, GoalRules{}, ptr(now.Add(48 * time.Hour)), nil},
+		{"the bot's default", GoalCommand{Op: OpCreate, Description: "x"}, GoalRules{DefaultDeadline: time.Hour}, ptr(now.Add(time.Hour)), nil},
+		{"deadline_in beats the default", GoalCommand{Op: OpCreate, Description: "x", DeadlineIn: 2 * time.Hour}, GoalRules{DefaultDeadline: time.Hour}, ptr(now.Add(2 * time.Hour)), nil},
+		{"the loop wakes it at once", GoalCommand{Op: OpCreate, Description: "x"}, GoalRules{Loop: true}, nil, &now},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, _, err := ApplyGoal(nil, tt.cmd, tt.rules, now, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameTime(g.DeadlineAt, tt.deadline) || !sameTime(g.NextWakeAt, tt.wakeAt) {
+				t.Fatalf("deadline %v wake %v; want %v %v", g.DeadlineAt, g.NextWakeAt, tt.deadline, tt.wakeAt)
+			}
+		})
+	}
+	loop := GoalRules{Loop: true}
+	g, _, _ := ApplyGoal(nil, GoalCommand{Op: OpCreate, Description: "x"}, loop, now, id)
+	g, _, _ = ApplyGoal(g, GoalCommand{Op: OpDelay, Delay: 8 * time.Minute, Reason: "waiting for CI"}, loop, now, id)
+	if !g.NextWakeAt.Equal(now.Add(8*time.Minute)) || g.DelayReason != "waiting for CI" || !g.Due().Equal(*g.NextWakeAt) {
+		t.Fatalf("after delay: %+v", g)
+	}
+	g, _, _ = ApplyGoal(g, GoalCommand{Op: OpPause}, loop, now, id)
+	if g.NextWakeAt != nil {
+		t.Fatalf("a paused goal still wakes at %v", g.NextWakeAt)
+	}
+	later := now.Add(time.Hour)
+	g, _, _ = ApplyGoal(g, GoalCommand{Op: OpResume}, loop, later, id)
+	if !g.NextWakeAt.Equal(later) {
+		t.Fatalf("resumed goal wakes at %v, want at once", g.NextWakeAt)
+	}
+}
+
+func TestCheckDelay(t *testing.T) {
+	for _, tt := range []struct {
+		d      time.Duration
+		reason string
+		ok     bool
+	}{
+		{0, "continue with the tests", true}, {time.Minute, "r", true}, {12 * time.Hour, "r", true}, {8 * time.Minute, "CI", true},
+		{59 * time.Second, "r", false}, {12*time.Hour + time.Second, "r", false}, {-time.Minute, "r", false},
+		{time.Minute, "", false}, {time.Minute, "  ", false},
+	} {
+		if err := CheckDelay(tt.d, tt.reason); (err == nil) != tt.ok || (err != nil && ErrorCode(err) != EInvalid) {
+			t.Errorf("CheckDelay(%s, %q) = %v, want ok=%v", tt.d, tt.reason, err, tt.ok)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * time.Minute: "30m", 90 * time.Minute: "1h30m", 2 * time.Hour: "2h", 45 * time.Second: "45s",
+		time.Minute + 5*time.Second: "1m5s", 0: "0s", 12 * time.Hour: "12h",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%s) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"hash"
+	"time"
 )
 
 // The runtime's API, in the manner of WTF Dial's DialService: three
@@ -26,6 +27,8 @@ type GoalService interface {
 	// CompleteGoal returns the goal as completed; it is no longer active.
 	CompleteGoal(ctx context.Context, conv Conversation) (*Goal, error)
 	DeleteGoal(ctx context.Context, conv Conversation) error
+	// DelayGoal sets when the goal loop runs its next iteration.
+	DelayGoal(ctx context.Context, conv Conversation, req GoalDelay) (*Goal, error)
 }
 
 // TaskService manages a bot's automation tasks. Tasks name their
@@ -112,7 +115,15 @@ func (f TaskFilter) Check() error {
 // GoalCreate asks for a new goal.
 type GoalCreate struct {
 	Description    string
-	IdempotencyKey string // optional; see CheckIdempotencyKey
+	DeadlineIn     time.Duration // 0: the bot's default deadline (none unless configured)
+	IdempotencyKey string        // optional; see CheckIdempotencyKey
+}
+
+// GoalDelay sets the goal's next wake-up: Duration is 0 (at once) or from
+// 1 minute to 12 hours; Reason says what it waits for.
+type GoalDelay struct {
+	Duration time.Duration
+	Reason   string
 }
 
 // TaskCreate asks for a new task.
@@ -147,7 +158,7 @@ func CheckIdempotencyKey(key string) error {
 // Fingerprint identifies a request, so that a reused idempotency key can be
 // told apart from a retry of the same request.
 func (r GoalCreate) Fingerprint() string {
-	return fingerprint("goal", func(h hash.Hash) { writeField(h, r.Description) })
+	return fingerprint("goal", func(h hash.Hash) { writeField(h, r.Description); writeField(h, r.DeadlineIn.String()) })
 }
 
 // Fingerprint identifies a request; see GoalCreate.Fingerprint.

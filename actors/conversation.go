@@ -28,6 +28,9 @@ type deps struct {
 	// start hands an occurrence to the worker pool of its kind, or reports
 	// that the pool is full.
 	start func(j *job) bool
+	// notify sends a notice of the runtime's to a conversation through its
+	// bot's platform, in the background.
+	notify func(key alice.ConversationKey, m alice.Outgoing, dedupeKey string)
 }
 
 // conversation is the actor of one bot+scope. It is the only writer of its
@@ -137,6 +140,7 @@ type change struct {
 	dirty  bool                        // the header changed
 	tasks  map[string]*alice.TaskState // each written task's state after the change
 	index  map[string]int              // each written task's place in ch.Tasks
+	after  []func()                    // run once the change is committed
 }
 
 func (c *conversation) begin() *change {
@@ -226,6 +230,9 @@ func (ch *change) commit() error {
 		if ts != nil {
 			c.d.wake(ts.Due)
 		}
+	}
+	for _, f := range ch.after {
+		f()
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/alice-runtime/alice"
@@ -11,25 +12,89 @@ import (
 
 // goalCmd applies one goal command.
 type goalCmd struct {
-	op     alice.GoalOp
-	create alice.GoalCreate // OpCreate only
+	cmd alice.GoalCommand
+	key string // the create's Idempotency-Key
 }
 
 func (g goalCmd) run(c *conversation) (any, error) {
 	apply := func(ch *change) (any, error) {
-		active, shown, err := alice.ApplyGoal(c.header.Goal, alice.GoalCommand{Op: g.op, Description: g.create.Description}, c.now(),
-			func() string { return c.d.ids.New("goal_") })
-		if err != nil || g.op == alice.OpGet {
+		active, shown, err := alice.ApplyGoal(c.header.Goal, g.cmd, c.bot.Goal, c.now(), func() string { return c.d.ids.New("goal_") })
+		if err != nil || g.cmd.Op == alice.OpGet {
 			return shown, err
 		}
 		ch.header.Goal = active
 		ch.touchHeader()
+		if g.cmd.Op == alice.OpDelay && g.cmd.Delay > 0 {
+			if err := c.notice(ch, fmt.Sprintf("The goal continues in %s: %s", alice.FormatDuration(g.cmd.Delay), g.cmd.Reason)); err != nil {
+				return nil, err
+			}
+		}
 		return shown, nil
 	}
-	if g.op == alice.OpGet {
+	if g.cmd.Op == alice.OpGet {
 		return apply(c.begin())
 	}
-	return c.write(g.create.IdempotencyKey, g.create.Fingerprint(), decodeAs[*alice.Goal], apply)
+	fingerprint := ""
+	if g.cmd.Op == alice.OpCreate {
+		fingerprint = alice.GoalCreate{Description: g.cmd.Description, DeadlineIn: g.cmd.DeadlineIn}.Fingerprint()
+	}
+	v, err := c.write(g.key, fingerprint, decodeAs[*alice.Goal], apply)
+	g2, _ := v.(*alice.Goal)
+	return g2, err
+}
+
+// goalDue is the timer service's delivery when the goal's next iteration or
+// its deadline comes.
+type goalDue struct{ at time.Time }
+
+func (d goalDue) run(c *conversation) (any, error) {
+	g := c.header.Goal
+	if g == nil || g.Due() == nil || g.Due().UnixMilli() != d.at.UnixMilli() {
+		return dueStale, nil
+	}
+	now := c.now()
+	if g.Due().After(now) {
+		return dueEarly, nil
+	}
+	if g.DeadlineAt != nil && !g.DeadlineAt.After(now) {
+		ch := c.begin()
+		_, shown, err := alice.ApplyGoal(g, alice.GoalCommand{Op: alice.OpTimeOut}, c.bot.Goal, now, nil)
+		if err != nil {
+			return dueStale, err
+		}
+		ch.header.Goal = nil
+		ch.touchHeader()
+		if err := c.notice(ch, fmt.Sprintf("The goal %q timed out: its deadline (%s) passed before it was completed.", shown.Description, g.DeadlineAt.Format(time.RFC3339))); err != nil {
+			return dueStale, err
+		}
+		return dueStarted, ch.commit()
+	}
+	return c.iterate(g, now)
+}
+
+// iterate runs the goal loop's next iteration when its wake has come. A bot
+// without the goal loop has nothing to run: the wake (set by a delay) is
+// cleared so that it does not come again.
+func (c *conversation) iterate(g *alice.Goal, now time.Time) (any, error) {
+	next := *g
+	next.NextWakeAt = nil
+	ch := c.begin()
+	ch.header.Goal = &next
+	ch.touchHeader()
+	return dueStarted, ch.commit()
+}
+
+// notice tells the conversation what the runtime did on its own (a goal
+// timed out, waits, or was paused): in the same commit when messages go to
+// the local outbox, through the bot's platform after the commit otherwise.
+func (c *conversation) notice(ch *change, text string) error {
+	m := alice.Outgoing{Kind: alice.KindText, Text: text}
+	stored := m.Stored(c.d.ids.New("om_"), c.now())
+	if c.bot.Messenger == nil {
+		return ch.addMessage(stored, nil)
+	}
+	ch.after = append(ch.after, func() { c.d.notify(c.key, m, "notice/"+stored.ID) })
+	return nil
 }
 
 // idempotencyTTL is how long an Idempotency-Key is remembered.
@@ -91,16 +156,4 @@ func decodeAs[T any](b []byte) (any, error) {
 		return nil, err
 	}
 	return v, nil
-}
-
-// goalDue is the timer service's delivery when the goal's next iteration or
-// its deadline comes.
-type goalDue struct{ at time.Time }
-
-func (d goalDue) run(c *conversation) (any, error) {
-	g := c.header.Goal
-	if g == nil || g.Due() == nil || g.Due().UnixMilli() != d.at.UnixMilli() {
-		return dueStale, nil
-	}
-	return dueStale, nil
 }

@@ -48,6 +48,7 @@ type Store interface {
 // defaults documented on each field.
 type BotConfig struct {
 	Rules         alice.TaskRules
+	Goal          alice.GoalRules
 	CatchUpWindow time.Duration // a missed slot this recent still runs once; default 1h
 	TaskRetention time.Duration // finished tasks are kept this long; default 30 days
 	Outbox        OutboxLimits
@@ -185,7 +186,7 @@ func New(cfg Config) (*Runtime, error) {
 	rt.timers = newTimers(cfg.Store, rt.deliverDue, cfg.Clock, logger, cfg.TimerRetry)
 	d := &deps{
 		store: cfg.Store, clock: cfg.Clock, ids: cfg.IDs, log: logger, hooks: cfg.Hooks, bots: bots,
-		wake: rt.timers.wake, start: rt.start,
+		wake: rt.timers.wake, start: rt.start, notify: rt.notify,
 	}
 
 	// A shard that panics must keep its children and its buffers: the
@@ -251,6 +252,26 @@ func (rt *Runtime) start(j *job) bool {
 		}
 	}
 	return p.offer(func() { rt.jobs.run(j) })
+}
+
+// notify sends a runtime notice through the bot's platform on the send
+// pool; a full pool drops it with a warning rather than hold the
+// conversation.
+func (rt *Runtime) notify(key alice.ConversationKey, m alice.Outgoing, dedupeKey string) {
+	bot, ok := rt.cfg.Bots[key.Bot]
+	if !ok || bot.Messenger == nil {
+		return
+	}
+	sent := rt.sends.offer(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := bot.Messenger.Send(ctx, messenger.TargetOf(key.Scope), m, dedupeKey); err != nil {
+			rt.cfg.Logger.Warn("sending a notice failed", "conversation", key.String(), "err", err)
+		}
+	})
+	if !sent {
+		rt.cfg.Logger.Warn("notice dropped: the send pool is full", "conversation", key.String(), "text", m.Text)
+	}
 }
 
 // report delivers a finished job to its conversation, activating it if

@@ -48,7 +48,7 @@ func (s *Service) goal(ctx context.Context, conv alice.Conversation, cmd goalCmd
 
 // GetGoal implements alice.GoalService.
 func (s *Service) GetGoal(ctx context.Context, conv alice.Conversation) (*alice.Goal, error) {
-	return s.goal(ctx, conv, goalCmd{op: alice.OpGet})
+	return s.goal(ctx, conv, goalCmd{cmd: alice.GoalCommand{Op: alice.OpGet}})
 }
 
 // CreateGoal implements alice.GoalService.
@@ -58,28 +58,37 @@ func (s *Service) CreateGoal(ctx context.Context, conv alice.Conversation, req a
 			return nil, err
 		}
 	}
-	return s.goal(ctx, conv, goalCmd{op: alice.OpCreate, create: req})
+	cmd := alice.GoalCommand{Op: alice.OpCreate, Description: req.Description, DeadlineIn: req.DeadlineIn}
+	return s.goal(ctx, conv, goalCmd{cmd: cmd, key: req.IdempotencyKey})
 }
 
 // PauseGoal implements alice.GoalService.
 func (s *Service) PauseGoal(ctx context.Context, conv alice.Conversation) (*alice.Goal, error) {
-	return s.goal(ctx, conv, goalCmd{op: alice.OpPause})
+	return s.goal(ctx, conv, goalCmd{cmd: alice.GoalCommand{Op: alice.OpPause}})
 }
 
 // ResumeGoal implements alice.GoalService.
 func (s *Service) ResumeGoal(ctx context.Context, conv alice.Conversation) (*alice.Goal, error) {
-	return s.goal(ctx, conv, goalCmd{op: alice.OpResume})
+	return s.goal(ctx, conv, goalCmd{cmd: alice.GoalCommand{Op: alice.OpResume}})
 }
 
 // CompleteGoal implements alice.GoalService.
 func (s *Service) CompleteGoal(ctx context.Context, conv alice.Conversation) (*alice.Goal, error) {
-	return s.goal(ctx, conv, goalCmd{op: alice.OpComplete})
+	return s.goal(ctx, conv, goalCmd{cmd: alice.GoalCommand{Op: alice.OpComplete}})
 }
 
 // DeleteGoal implements alice.GoalService.
 func (s *Service) DeleteGoal(ctx context.Context, conv alice.Conversation) error {
-	_, err := s.goal(ctx, conv, goalCmd{op: alice.OpDelete})
+	_, err := s.goal(ctx, conv, goalCmd{cmd: alice.GoalCommand{Op: alice.OpDelete}})
 	return err
+}
+
+// DelayGoal implements alice.GoalService.
+func (s *Service) DelayGoal(ctx context.Context, conv alice.Conversation, req alice.GoalDelay) (*alice.Goal, error) {
+	if err := alice.CheckDelay(req.Duration, req.Reason); err != nil {
+		return nil, err
+	}
+	return s.goal(ctx, conv, goalCmd{cmd: alice.GoalCommand{Op: alice.OpDelay, Delay: req.Duration, Reason: req.Reason}})
 }
 
 // CreateTask implements alice.TaskService: the task's scope names its

@@ -69,6 +69,25 @@ type Bot struct {
 	Outbox             OutboxRetention
 	LLM                *LLM // nil: run_llm is refused
 	Workflows          map[string]Workflow
+	Goal               Goal
+}
+
+// Goal configures a bot's goals and the goal loop.
+type Goal struct {
+	Loop            bool               // run the agent on an in-progress goal until it is done
+	DefaultDeadline time.Duration      // 0: none
+	Prompt          *template.Template // nil: the built-in prompt
+}
+
+// GoalPromptData is what a goal prompt template sees.
+type GoalPromptData struct {
+	Objective   string
+	Now         time.Time
+	Deadline    *time.Time // nil: no deadline
+	Remaining   time.Duration
+	Elapsed     time.Duration
+	Iteration   int // 1 for the first
+	DelayReason string
 }
 
 // OutboxRetention bounds the local outbox.
@@ -225,7 +244,12 @@ type botFile struct {
 		MaxMessages *int           `yaml:"max_messages"`
 		MaxAge      *time.Duration `yaml:"max_age"`
 	} `yaml:"outbox"`
-	LLM       *llmFile `yaml:"llm"`
+	LLM  *llmFile `yaml:"llm"`
+	Goal struct {
+		Loop            *bool          `yaml:"loop"`
+		DefaultDeadline *time.Duration `yaml:"default_deadline"`
+		Prompt          string         `yaml:"prompt"`
+	} `yaml:"goal"`
 	Workflows map[string]struct {
 		Steps []map[string]string `yaml:"steps"`
 	} `yaml:"workflows"`
@@ -410,6 +434,9 @@ func buildBot(id string, index int, f botFile, zone *time.Location) (Bot, error)
 			return Bot{}, err
 		}
 	}
+	if b.Goal, err = buildGoal(key+".goal", f, b.LLM != nil); err != nil {
+		return Bot{}, err
+	}
 	b.Workflows = map[string]Workflow{}
 	for name, wf := range f.Workflows {
 		wkey := key + ".workflows." + name
@@ -524,6 +551,35 @@ func buildLLM(key string, f llmFile) (*LLM, error) {
 		out.Timeout = *f.Timeout
 	}
 	return out, nil
+}
+
+func buildGoal(key string, f botFile, haveLLM bool) (Goal, error) {
+	g := Goal{Loop: haveLLM}
+	if f.Goal.Loop != nil {
+		if *f.Goal.Loop && !haveLLM {
+			return Goal{}, fmt.Errorf("%s.loop: the goal loop runs the bot's agent, and the bot has no llm configured", key)
+		}
+		g.Loop = *f.Goal.Loop
+	}
+	if d := f.Goal.DefaultDeadline; d != nil {
+		if *d <= 0 {
+			return Goal{}, fmt.Errorf("%s.default_deadline: %s must be positive (leave it out for none)", key, *d)
+		}
+		g.DefaultDeadline = *d
+	}
+	if f.Goal.Prompt != "" {
+		t, err := template.New(key + ".prompt").Option("missingkey=error").Parse(f.Goal.Prompt)
+		if err != nil {
+			return Goal{}, fmt.Errorf("%s.prompt: %w", key, err)
+		}
+		// Execute it once now, so that a field that does not exist fails at
+		// start rather than at the first iteration.
+		if err := t.Execute(io.Discard, GoalPromptData{Objective: "x", Now: time.Now(), Iteration: 1}); err != nil {
+			return Goal{}, fmt.Errorf("%s.prompt: %w", key, err)
+		}
+		g.Prompt = t
+	}
+	return g, nil
 }
 
 func buildStep(key string, raw map[string]string, haveLLM bool) (Step, error) {

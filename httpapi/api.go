@@ -97,6 +97,7 @@ func New(cfg Config) http.Handler {
 	r.Handler(http.MethodPost, "/api/v1/goal/pause", protect(a.goalTransition(a.cfg.Goals.PauseGoal)))
 	r.Handler(http.MethodPost, "/api/v1/goal/resume", protect(a.goalTransition(a.cfg.Goals.ResumeGoal)))
 	r.Handler(http.MethodPost, "/api/v1/goal/complete", protect(a.goalTransition(a.cfg.Goals.CompleteGoal)))
+	r.Handler(http.MethodPost, "/api/v1/goal/delay", protect(a.delayGoal))
 
 	r.Handler(http.MethodPost, "/api/v1/messages/image", protect(a.sendImage))
 	r.Handler(http.MethodPost, "/api/v1/messages/file", protect(a.sendFile))

@@ -41,6 +41,9 @@ func (f *fake) CompleteGoal(context.Context, alice.Conversation) (*alice.Goal, e
 	return nil, nil
 }
 func (f *fake) DeleteGoal(context.Context, alice.Conversation) error { return nil }
+func (f *fake) DelayGoal(context.Context, alice.Conversation, alice.GoalDelay) (*alice.Goal, error) {
+	return nil, nil
+}
 func (f *fake) CreateTask(_ context.Context, r alice.TaskCreate) (*alice.Task, error) {
 	return f.createTask(r)
 }

@@ -29,7 +29,7 @@ func TestGoalLifecycle(t *testing.T) {
 		{"DELETE", "/api/v1/goal", "", 404, "", "no active goal"},
 		{"POST", "/api/v1/goal", `{"description": ""}`, 400, "", "description"},
 		{"POST", "/api/v1/goal", `{"description": "` + strings.Repeat("x", alice.MaxGoalDescriptionBytes+1) + `"}`, 400, "", "longer than 4096"},
-		{"POST", "/api/v1/goal", `{}`, 400, "", "description is required"},
+		{"POST", "/api/v1/goal", `{}`, 400, "", "description (or objective) is required"},
 		{"POST", "/api/v1/goal", `{"description": "Review PR #42"}`, 201, alice.GoalInProgress, ""},
 		{"GET", "/api/v1/goal", "", 200, alice.GoalInProgress, ""},
 		{"POST", "/api/v1/goal", `{"description": "another"}`, 409, "", "active goal already exists"},
@@ -149,7 +149,7 @@ func TestStrictJSON(t *testing.T) {
 		{"empty", ``, "application/json", "request body is empty"},
 		{"truncated", `{"description":"x"`, "application/json", "invalid JSON"},
 		{"syntax", `{"description" "x"}`, "application/json", "invalid JSON at byte"},
-		{"null description", `{"description":null}`, "application/json", "description is required"},
+		{"null description", `{"description":null}`, "application/json", "description (or objective) is required"},
 		{"multipart", `{"description":"x"}`, "multipart/form-data; boundary=x", "not JSON"},
 	}
 	for _, tt := range tests {

@@ -171,6 +171,7 @@ func botConfig(b config.Bot, opts Options) actors.BotConfig {
 			Workflows:   workflows,
 			WorkflowKey: "bots." + b.ID + ".workflows",
 		},
+		Goal:          alice.GoalRules{DefaultDeadline: b.Goal.DefaultDeadline, Loop: b.Goal.Loop},
 		CatchUpWindow: b.CatchUpWindow,
 		TaskRetention: b.TaskRetention,
 		Outbox:        actors.OutboxLimits{MaxMessages: b.Outbox.MaxMessages, MaxAge: b.Outbox.MaxAge},

@@ -6,6 +6,7 @@ package wire
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/alice-runtime/alice"
 )
@@ -74,6 +75,24 @@ func ConversationEnv(c alice.Conversation) []string {
 		}
 	}
 	return env
+}
+
+// Environment variables the command line reads, besides the conversation's.
+const (
+	EnvBaseURL = "ALICE_RUNTIME_API_BASE_URL"
+	EnvToken   = "ALICE_RUNTIME_API_TOKEN"
+	EnvBin     = "ALICE_RUNTIME_BIN"
+)
+
+// HeadersAsEnv rewrites the conversation header names in text (an error
+// message, say) to the environment variables that fill them, for a reader
+// who set variables rather than headers.
+func HeadersAsEnv(text string) string {
+	var pairs []string
+	for _, f := range conversationHeaders {
+		pairs = append(pairs, "header "+f.Header, f.Env, f.Header, f.Env)
+	}
+	return strings.NewReplacer(pairs...).Replace(text)
 }
 
 // Error is the body of every error answer.

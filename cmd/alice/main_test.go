@@ -15,7 +15,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 )
+
+// runCLI runs a command in-process with env as its whole environment and
+// stdin as its standard input (not a terminal unless stdin is nil).
+func runCLI(env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	c := cli{stdin: strings.NewReader(stdin), stdinTerminal: stdin == "", stdout: &out, stderr: &errOut, getenv: func(k string) string { return env[k] }}
+	code = run(args, c)
+	return code, out.String(), errOut.String()
+}
 
 func TestCommands(t *testing.T) {
 	dir := t.TempDir()
@@ -32,42 +43,62 @@ func TestCommands(t *testing.T) {
 		stderr string // regexp
 	}{
 		{"version", []string{"version"}, 0, `^alice \S+\n$`, `^$`},
-		{"version --help", []string{"version", "--help"}, 0, `^Usage: alice version`, `^$`},
-		{"help", []string{"help"}, 0, `alice token`, `^$`},
-		{"serve --help", []string{"serve", "--help"}, 0, `^$`, `Usage: alice serve`},
-		{"token --help", []string{"token", "--help"}, 0, `^$`, `Usage: alice token`},
+		{"help lists every command", []string{"--help"}, 0, `(?s)(\n  (serve|token|version|check|runtime|goal|task|send|messages|completion) .*){10}`, `^$`},
 		{"unknown command", []string{"frobnicate"}, 2, `^$`, `unknown command "frobnicate"`},
-		{"unknown flag", []string{"serve", "--port", "1"}, 2, `^$`, `flag provided but not defined: -port`},
-		{"stray argument", []string{"token", "extra"}, 2, `^$`, `unexpected argument "extra"`},
+		{"unknown flag", []string{"serve", "--port", "1"}, 2, `^$`, `unknown flag: --port`},
+		{"stray argument", []string{"token", "extra"}, 2, `^$`, `unknown command "extra"|accepts 0 arg`},
 		{"invalid config", []string{"serve", "--config", bad}, 1, `^$`, `bots\.main\.runtime_http_addr: .*not a loopback address`},
 		{"missing config", []string{"token", "--config", filepath.Join(dir, "nope.yaml")}, 1, `^$`, `no such file`},
 		{"configured token", []string{"token", "--config", good}, 0, `^configured-token-1234\n$`, `^$`},
 		{"generated token", []string{"token", "--config", good, "--bot", "b"}, 0, `^[A-Za-z0-9_-]{43}\n$`, `^$`},
 		{"unknown bot", []string{"token", "--config", good, "--bot", "zz"}, 1, `^$`, `no bot "zz"`},
 		{"bad log level", []string{"serve", "--log-level", "loud"}, 2, `^$`, `--log-level`},
+		{"completion", []string{"completion", "bash"}, 0, `bash completion`, `^$`},
+		{"check an empty dir", []string{"check", "--data-dir", dir}, 1, `^$`, `holds no store`},
+		{"upstream workflow command", []string{"runtime", "workflow", "code-army-status"}, 1, `^$`, `code_army workflow, which this runtime does not have`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := run(tt.args, &stdout, &stderr)
+			code, stdout, stderr := runCLI(nil, "", tt.args...)
 			if code != tt.code {
-				t.Fatalf("exit code %d, want %d (stderr %q)", code, tt.code, stderr.String())
+				t.Fatalf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
 			}
-			if !regexp.MustCompile(tt.stdout).MatchString(stdout.String()) {
-				t.Errorf("stdout %q does not match %q", stdout.String(), tt.stdout)
+			if !regexp.MustCompile(tt.stdout).MatchString(stdout) {
+				t.Errorf("stdout %q does not match %q", stdout, tt.stdout)
 			}
-			if !regexp.MustCompile(tt.stderr).MatchString(stderr.String()) {
-				t.Errorf("stderr %q does not match %q", stderr.String(), tt.stderr)
+			if !regexp.MustCompile(tt.stderr).MatchString(stderr) {
+				t.Errorf("stderr %q does not match %q", stderr, tt.stderr)
 			}
 		})
 	}
 	// The generated token is stable: a second call prints the same one.
-	var first, second bytes.Buffer
-	run([]string{"token", "--config", good, "--bot", "b"}, &first, io.Discard)
-	run([]string{"token", "--config", good, "--bot", "b"}, &second, io.Discard)
-	if first.String() != second.String() {
-		t.Fatalf("token changed between calls: %q then %q", first.String(), second.String())
+	_, first, _ := runCLI(nil, "", "token", "--config", good, "--bot", "b")
+	_, second, _ := runCLI(nil, "", "token", "--config", good, "--bot", "b")
+	if first != second {
+		t.Fatalf("token changed between calls: %q then %q", first, second)
 	}
+}
+
+// TestHelpEverywhere asks every command of the tree for --help: each must
+// print its usage and exit 0, doing nothing else (no file named --help is
+// opened, no server is called).
+func TestHelpEverywhere(t *testing.T) {
+	var walk func(cmd *cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		path := strings.Fields(cmd.CommandPath())[1:]
+		t.Run(strings.Join(append([]string{"alice"}, path...), " "), func(t *testing.T) {
+			code, stdout, stderr := runCLI(nil, "", append(path, "--help")...)
+			if code != 0 || !strings.Contains(stdout, "Usage:") || stderr != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
+		})
+		for _, sub := range cmd.Commands() {
+			if !sub.Hidden && sub.Name() != "help" {
+				walk(sub)
+			}
+		}
+	}
+	walk(newRoot(cli{}))
 }
 
 // aliceBin is the real binary, built once for the package by TestMain and
