@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alice-runtime/alice/client"
+)
+
+// target is the server a scenario measures: an alice binary this tool runs
+// as a process of its own (so that its memory is its alone), or a server
+// already running at a URL.
+type target struct {
+	name   string // "alice", or "before" for the binary compared against
+	bin    string // the binary; "" for a running server
+	url    string
+	token  string
+	dir    string // its data dir, when this tool runs it
+	extra  string // more YAML under the bot
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+const loadToken = "load-test-token-0123456789"
+
+// newTarget prepares a binary to run with a fresh data dir under work.
+func newTarget(name, bin, work, extra string) (*target, error) {
+	dir := filepath.Join(work, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return &target{name: name, bin: bin, dir: dir, token: loadToken, extra: extra}, nil
+}
+
+// start runs the server and waits until it answers.
+func (t *target) start() error {
+	if t.bin == "" {
+		return nil // a running server
+	}
+	cfg := filepath.Join(t.dir, "alice.yaml")
+	yaml := fmt.Sprintf("data_dir: %s\nbots:\n  load:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: %s\n    rate_limit_per_minute: 0\n%s", filepath.Join(t.dir, "data"), t.token, t.extra)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		return err
+	}
+	args := []string{"serve", "--config", cfg, "--log-level", "warn"}
+	if p := os.Getenv("ALICE_LOAD_CPUPROFILE"); p != "" && t.name == "alice" {
+		args = append(args, "--cpuprofile", p)
+	}
+	cmd := exec.Command(t.bin, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	t.cmd, t.exited = cmd, make(chan error, 1)
+	go func() { t.exited <- cmd.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.kill()
+		return fmt.Errorf("%s printed no address: %v", t.bin, err)
+	}
+	m := regexp.MustCompile(`serving on (http://\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.kill()
+		return fmt.Errorf("%s: unexpected first line %q", t.bin, line)
+	}
+	go io.Copy(io.Discard, stdout)
+	t.url = m[1]
+	return nil
+}
+
+// stop sends SIGTERM and waits for the process to exit.
+func (t *target) stop() error {
+	if t.cmd == nil {
+		return nil
+	}
+	t.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-t.exited:
+		t.cmd = nil
+		return err
+	case <-time.After(time.Minute):
+		t.kill()
+		return errors.New("the server did not stop within a minute of SIGTERM")
+	}
+}
+
+// kill ends the process with SIGKILL.
+func (t *target) kill() {
+	if t.cmd == nil {
+		return
+	}
+	t.cmd.Process.Kill()
+	<-t.exited
+	t.cmd = nil
+}
+
+func (t *target) client() *client.Client {
+	c, err := client.New(t.url, t.token, nil)
+	if err != nil {
+		panic(err) // the URL came from the server itself
+	}
+	return c
+}
+
+// rss reads the server process's resident memory and its peak, in bytes.
+func (t *target) rss() (now, peak int64) {
+	if t.cmd == nil {
+		return 0, 0
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", t.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		for _, k := range []struct {
+			prefix string
+			dst    *int64
+		}{{"VmRSS:", &now}, {"VmHWM:", &peak}} {
+			if rest, ok := strings.CutPrefix(sc.Text(), k.prefix); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+				*k.dst = kb << 10
+			}
+		}
+	}
+	return now, peak
+}
+
+// awaitAnswer polls GET /healthz until the server answers, and returns how
+// long that took from since.
+func (t *target) awaitAnswer(since time.Time) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		if _, _, err := t.client().Raw(ctx, "GET", "/healthz", zeroConv, "", nil); err == nil {
+			return time.Since(since), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, errors.New("no answer within a minute of start")
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// dirSize is the disk space the files under dir take, as du counts it:
+// badger preallocates sparse files whose apparent size is not on disk.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			n += st.Blocks * 512
+		} else {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+func mb(n int64) string { return fmt.Sprintf("%.0f MB", float64(n)/(1<<20)) }
