@@ -96,6 +96,22 @@ const (
 	ReceiveEmail   ReceiveIDType = "email"
 )
 
+// UserIDKind guesses the kind of a user id from its form, for a user
+// scope whose kind was never said: Feishu open ids start with ou_, union
+// ids with on_, an email has an @, and anything else is a user id.
+func UserIDKind(id string) ReceiveIDType {
+	switch {
+	case strings.HasPrefix(id, "ou_"):
+		return ReceiveOpenID
+	case strings.HasPrefix(id, "on_"):
+		return ReceiveUnionID
+	case strings.Contains(id, "@"):
+		return ReceiveEmail
+	default:
+		return ReceiveUserID
+	}
+}
+
 func (t ReceiveIDType) valid() bool {
 	switch t {
 	case ReceiveChatID, ReceiveOpenID, ReceiveUserID, ReceiveUnionID, ReceiveEmail:

@@ -75,9 +75,22 @@ func Quote(s string) string {
 	if len(s) <= maxQuoteBytes {
 		return fmt.Sprintf("%q", s)
 	}
-	cut := maxQuoteBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	return fmt.Sprintf("%q...", s[:runeCut(s, maxQuoteBytes)])
+}
+
+// Truncate cuts s to at most n bytes on a rune boundary, marking a cut with
+// "...".
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return fmt.Sprintf("%q...", s[:cut])
+	return s[:runeCut(s, max(n-3, 0))] + "..."
+}
+
+// runeCut is the largest rune boundary of s at or before n (< len(s)).
+func runeCut(s string, n int) int {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }

@@ -130,6 +130,10 @@ type GoalDelay struct {
 type TaskCreate struct {
 	Input          TaskInput
 	IdempotencyKey string
+	// Origin is the conversation the request came from, if any. When it is
+	// the task's own scope, the task keeps its context (chat type, session,
+	// actor) for the agent that runs it.
+	Origin *Conversation
 }
 
 // MessageSend asks to send a message.

@@ -6,9 +6,9 @@ import "time"
 // active goal and the counts that let lists and caps avoid scanning.
 type Header struct {
 	Goal *Goal `json:"goal,omitempty"` // the active goal, nil when none
-	// Tasks counts the conversation's tasks by status, terminal ones
+	// Tasks counts the conversation's tasks by status, finished ones
 	// included, so a scope's X-Total-Count is one read.
-	Tasks map[TaskStatus]int `json:"tasks,omitempty"`
+	Tasks TaskCounts `json:"tasks,omitzero"`
 	// Messages counts the conversation's outbox messages.
 	Messages int `json:"messages,omitempty"`
 	// OutboxDue is when the oldest outbox message passes the bot's age
@@ -16,49 +16,63 @@ type Header struct {
 	OutboxDue *time.Time `json:"outbox_due,omitempty"`
 }
 
+// TaskCounts counts tasks by status. It is a struct, not a map, because the
+// header is written with nearly every change of a conversation.
+type TaskCounts struct {
+	Active    int `json:"active,omitempty"`
+	Paused    int `json:"paused,omitempty"`
+	Completed int `json:"completed,omitempty"`
+	Cancelled int `json:"cancelled,omitempty"`
+}
+
+// Of returns the count of status s.
+func (c TaskCounts) Of(s TaskStatus) int {
+	if p := c.field(s); p != nil {
+		return *p
+	}
+	return 0
+}
+
+// Add adds d to the count of status s.
+func (c *TaskCounts) Add(s TaskStatus, d int) {
+	if p := c.field(s); p != nil {
+		*p += d
+	}
+}
+
+// Total is the count of all tasks.
+func (c TaskCounts) Total() int { return c.Active + c.Paused + c.Completed + c.Cancelled }
+
+func (c *TaskCounts) field(s TaskStatus) *int {
+	switch s {
+	case TaskActive:
+		return &c.Active
+	case TaskPaused:
+		return &c.Paused
+	case TaskCompleted:
+		return &c.Completed
+	case TaskCancelled:
+		return &c.Cancelled
+	}
+	return nil
+}
+
 // Empty reports whether h holds nothing worth storing.
 func (h *Header) Empty() bool {
-	if h.Goal != nil || h.Messages != 0 || h.OutboxDue != nil {
-		return false
-	}
-	for _, n := range h.Tasks {
-		if n != 0 {
-			return false
-		}
-	}
-	return true
+	return h.Goal == nil && h.Messages == 0 && h.OutboxDue == nil && h.Tasks == (TaskCounts{})
 }
 
 // Live is how many of the conversation's tasks count toward its cap: the
 // ones that are neither completed nor cancelled.
-func (h *Header) Live() int {
-	n := 0
-	for s, c := range h.Tasks {
-		if !s.Terminal() {
-			n += c
-		}
-	}
-	return n
-}
+func (h *Header) Live() int { return h.Tasks.Active + h.Tasks.Paused }
 
 // Terminal is how many of the conversation's tasks are completed or
 // cancelled (kept readable until their retention ends).
-func (h *Header) Terminal() int {
-	return h.Tasks[TaskCompleted] + h.Tasks[TaskCancelled]
-}
+func (h *Header) Terminal() int { return h.Tasks.Completed + h.Tasks.Cancelled }
 
-// Clone returns a copy of h whose map and pointers are its own, so a change
-// can be prepared without touching the adopted header.
+// Clone returns a copy of h whose pointers are its own, so a change can be
+// prepared without touching the adopted header.
 func (h Header) Clone() Header {
-	if h.Tasks != nil {
-		tasks := make(map[TaskStatus]int, len(h.Tasks))
-		for s, n := range h.Tasks {
-			if n != 0 {
-				tasks[s] = n
-			}
-		}
-		h.Tasks = tasks
-	}
 	if h.Goal != nil {
 		g := *h.Goal
 		h.Goal = &g
@@ -78,6 +92,31 @@ type TaskState struct {
 	// that has not been recorded keeps its slot as Due, so after a crash
 	// the slot is delivered again and runs under the same occurrence id.
 	Due *time.Time `json:"due,omitempty"`
+	// Origin is the conversation of the request that created the task,
+	// when it came from the task's own scope: its chat type, session and
+	// actor are the context the task's agent runs with.
+	Origin *Conversation `json:"origin,omitempty"`
+	// Failures counts the occurrences that failed in a row; enough of them
+	// pause a recurring task.
+	Failures int `json:"failures,omitempty"`
+}
+
+// Conversation is the conversation the task serves, as its agent sees it:
+// its scope, with the origin's context when it is known.
+func (ts *TaskState) Conversation() Conversation {
+	var c Conversation
+	if ts.Origin != nil {
+		c = *ts.Origin
+		c.SourceMessageID = "" // a reply belongs to the request, not to every run
+	}
+	c.ReceiveID = ts.ScopeID
+	switch {
+	case ts.ScopeType == ScopeChat:
+		c.ReceiveIDType = ReceiveChatID
+	case c.ReceiveIDType == "" || c.ReceiveIDType == ReceiveChatID:
+		c.ReceiveIDType = UserIDKind(ts.ScopeID)
+	}
+	return c
 }
 
 // RunRecord is a run to store: the Seq-th recorded occurrence of TaskID.

@@ -270,27 +270,31 @@ func PatchTask(ts *TaskState, in TaskInput, rules TaskRules, now time.Time) (*Ta
 	return &next, nil
 }
 
+// actionFields says which of text, prompt and workflow an action needs and
+// which it allows.
+func actionFields(a TaskAction) (required string, allowed func(field string) bool, ok bool) {
+	switch a {
+	case ActionSendText:
+		return "text", func(f string) bool { return f == "text" }, true
+	case ActionRunLLM:
+		return "prompt", func(f string) bool { return f == "prompt" }, true
+	case ActionRunWorkflow:
+		return "workflow", func(f string) bool { return f == "workflow" || f == "prompt" }, true
+	}
+	return "", nil, false
+}
+
 // validate checks the action's fields and the schedule's syntax.
 func (t *Task) validate(rules TaskRules) error {
-	type field struct {
-		name  string
-		value string
-	}
-	need := map[TaskAction]string{ActionSendText: "text", ActionRunLLM: "prompt", ActionRunWorkflow: "workflow"}
-	allowed := map[TaskAction]map[string]bool{
-		ActionSendText:    {"text": true},
-		ActionRunLLM:      {"prompt": true},
-		ActionRunWorkflow: {"workflow": true, "prompt": true},
-	}
-	required, ok := need[t.Action]
+	required, allowed, ok := actionFields(t.Action)
 	if !ok {
 		if t.Action == "" {
 			return Errorf(EInvalid, "action is required: send_text, run_llm or run_workflow")
 		}
 		return Errorf(EInvalid, "action %s is not send_text, run_llm or run_workflow", Quote(string(t.Action)))
 	}
-	for _, f := range []field{{"text", t.Text}, {"prompt", t.Prompt}, {"workflow", t.Workflow}} {
-		if f.value != "" && !allowed[t.Action][f.name] {
+	for _, f := range [...]struct{ name, value string }{{"text", t.Text}, {"prompt", t.Prompt}, {"workflow", t.Workflow}} {
+		if f.value != "" && !allowed(f.name) {
 			return Errorf(EInvalid, "field %s does not belong to action %s", f.name, t.Action)
 		}
 		if len(f.value) > MaxTaskTextBytes {
@@ -469,7 +473,20 @@ type Run struct {
 	Outcome      Outcome    `json:"outcome"`
 	Error        string     `json:"error,omitempty"`
 	MessageID    string     `json:"message_id,omitempty"`
-	Attempts     int        `json:"attempts,omitempty"`
+	// Attempts is how many times the agent was tried; AttemptLog says how
+	// each try went.
+	Attempts   int       `json:"attempts,omitempty"`
+	AttemptLog []Attempt `json:"attempt_log,omitempty"`
+}
+
+// Attempt is one try of an occurrence's agent: when it started, how long
+// it took, how it ended ("exit 1", "signal: killed", "timeout", "http
+// 429"; empty when it succeeded) and its error.
+type Attempt struct {
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS int64     `json:"duration_ms"`
+	Status     string    `json:"status,omitempty"`
+	Error      string    `json:"error,omitempty"`
 }
 
 // Occurrence is one run of a task at one of its slots.

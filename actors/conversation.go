@@ -28,6 +28,9 @@ type deps struct {
 	// start hands an occurrence to the worker pool of its kind, or reports
 	// that the pool is full.
 	start func(j *job) bool
+	// jobs is the context every job's own derives from; Shutdown cancels it
+	// when the jobs outlast its deadline, which stops their agents.
+	jobs context.Context
 	// notify sends a notice of the runtime's to a conversation through its
 	// bot's platform, in the background.
 	notify func(key alice.ConversationKey, m alice.Outgoing, dedupeKey string)
@@ -42,7 +45,10 @@ type conversation struct {
 	bot    *BotConfig
 	loaded bool
 	header alice.Header
-	tasks  map[string]*alice.TaskState // active and paused; finished ones stay in the store
+	// tasks caches the live (active or paused) tasks this conversation has
+	// read or written since it woke; the store holds the rest. Waking reads
+	// only the header, so its cost does not grow with the tasks.
+	tasks map[string]*alice.TaskState
 	// running holds the occurrences handed to a worker pool and not yet
 	// reported back, by task id.
 	running map[string]*job
@@ -116,16 +122,11 @@ func (c *conversation) load() error {
 	if c.loaded {
 		return nil
 	}
-	st, err := c.d.store.Load(context.Background(), c.key)
+	h, err := c.d.store.Load(context.Background(), c.key)
 	if err != nil {
 		return err
 	}
-	c.header = st.Header
-	c.tasks = make(map[string]*alice.TaskState, len(st.Tasks))
-	for _, ts := range st.Tasks {
-		c.tasks[ts.ID] = ts
-	}
-	c.loaded = true
+	c.header, c.tasks, c.loaded = h, map[string]*alice.TaskState{}, true
 	return nil
 }
 
@@ -145,15 +146,6 @@ type change struct {
 
 func (c *conversation) begin() *change {
 	return &change{c: c, header: c.header.Clone(), tasks: map[string]*alice.TaskState{}, index: map[string]int{}}
-}
-
-// task is the task's state as this change leaves it so far (nil for a
-// finished task it has not read).
-func (ch *change) task(id string) *alice.TaskState {
-	if ts, ok := ch.tasks[id]; ok {
-		return ts
-	}
-	return ch.c.tasks[id]
 }
 
 // putTask writes a task's next state (nil deletes it), keeping the header's
@@ -186,13 +178,7 @@ func taskID(a, b *alice.TaskState) string {
 }
 
 func (ch *change) count(s alice.TaskStatus, d int) {
-	if ch.header.Tasks == nil {
-		ch.header.Tasks = map[alice.TaskStatus]int{}
-	}
-	ch.header.Tasks[s] += d
-	if ch.header.Tasks[s] == 0 {
-		delete(ch.header.Tasks, s)
-	}
+	ch.header.Tasks.Add(s, d)
 	ch.dirty = true
 }
 

@@ -30,14 +30,15 @@ const (
 // job is an occurrence handed to a worker pool: everything the worker needs,
 // and what the conversation needs to record it when it comes back.
 type job struct {
-	conv   alice.ConversationKey
-	bot    *BotConfig
-	task   alice.Task // with its placeholders filled in
-	occ    alice.Occurrence
-	plan   alice.Plan
-	due    time.Time // the task's due time when it started
-	ctx    context.Context
-	cancel context.CancelFunc
+	conv         alice.ConversationKey
+	conversation alice.Conversation // as the agent and the messenger see it
+	bot          *BotConfig
+	task         alice.Task // with its placeholders filled in
+	occ          alice.Occurrence
+	plan         alice.Plan
+	due          time.Time // the task's due time when it started
+	ctx          context.Context
+	cancel       context.CancelFunc
 }
 
 // result is how a job ended.
@@ -47,6 +48,7 @@ type result struct {
 	err        error
 	notStarted bool // cancelled before a worker took it
 	attempts   int
+	log        []alice.Attempt
 	finishedAt time.Time
 }
 
@@ -57,15 +59,21 @@ type staged struct {
 }
 
 func (d taskDue) run(c *conversation) (any, error) {
-	ts := c.tasks[d.id]
-	if ts == nil {
-		return c.purge(d)
-	}
 	if c.running[d.id] != nil {
 		return dueRunning, nil
 	}
+	ts, err := c.taskState(d.id)
+	if alice.ErrorCode(err) == alice.ENotFound {
+		return dueStale, nil // deleted since
+	}
+	if err != nil {
+		return dueStale, err
+	}
 	if ts.Due == nil || ts.Due.UnixMilli() != d.at.UnixMilli() {
 		return dueStale, nil // moved, paused or finished since
+	}
+	if ts.Status.Terminal() {
+		return c.purge(ts) // its retention has ended
 	}
 	now := c.now()
 	if ts.Due.After(now) {
@@ -92,8 +100,8 @@ func (d taskDue) run(c *conversation) (any, error) {
 		res := result{messageID: stored.ID, staged: []staged{{message: stored}}, attempts: 1, finishedAt: now}
 		return dueStarted, c.record(ts, plan, &occ, *ts.Due, res)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	j := &job{conv: c.key, bot: c.bot, task: task, occ: occ, plan: plan, due: *ts.Due, ctx: ctx, cancel: cancel}
+	ctx, cancel := context.WithCancel(c.d.jobs)
+	j := &job{conv: c.key, conversation: ts.Conversation(), bot: c.bot, task: task, occ: occ, plan: plan, due: *ts.Due, ctx: ctx, cancel: cancel}
 	if !c.d.start(j) {
 		cancel()
 		return dueBusy, nil
@@ -125,6 +133,21 @@ func (d jobDone) run(c *conversation) (any, error) {
 	return nil, c.record(prev, j.plan, &j.occ, j.due, d.res)
 }
 
+// maxRunError bounds the error a run record keeps: the end of an agent's
+// stderr is already bounded, an endpoint's message is not.
+const maxRunError = 8 << 10
+
+// pausedNotice tells the task's scope that its task stopped and how to
+// start it again.
+func pausedNotice(t *alice.Task) string {
+	name := t.ID
+	if t.Title != "" {
+		name = fmt.Sprintf("%q (%s)", t.Title, t.ID)
+	}
+	return fmt.Sprintf("Task %s is paused: %s. Resume it with: alice runtime automation update %s --status active",
+		name, t.PausedReason, t.ID)
+}
+
 var errCancelledBeforeRun = errors.New("the task was paused, cancelled or deleted before this occurrence ran")
 
 // record commits what became of a due task: the slots its plan skipped, the
@@ -154,9 +177,11 @@ func (c *conversation) record(prev *alice.TaskState, plan alice.Plan, occ *alice
 	case occ != nil:
 		started, finished := occ.StartedAt, res.finishedAt.UTC()
 		run := alice.Run{OccurrenceID: occ.ID, ScheduledAt: occ.ScheduledAt, StartedAt: &started, FinishedAt: &finished,
-			Outcome: alice.OutcomeSucceeded, MessageID: res.messageID, Attempts: res.attempts}
+			Outcome: alice.OutcomeSucceeded, MessageID: res.messageID, Attempts: res.attempts, AttemptLog: res.log}
+		next.Failures = 0
 		if res.err != nil {
-			run.Outcome, run.Error = alice.OutcomeFailed, res.err.Error()
+			run.Outcome, run.Error = alice.OutcomeFailed, alice.Truncate(res.err.Error(), maxRunError)
+			next.Failures = prev.Failures + 1
 		}
 		next.RunCount++
 		next.LastRunAt, next.LastError = &started, run.Error
@@ -172,6 +197,13 @@ func (c *conversation) record(prev *alice.TaskState, plan alice.Plan, occ *alice
 	}
 	if next.Status == alice.TaskActive && next.MaxRuns > 0 && next.RunCount >= next.MaxRuns {
 		next.Status, next.NextRunAt = alice.TaskCompleted, nil
+	}
+	if next.Status == alice.TaskActive && next.Cron != "" && c.bot.MaxConsecutiveFailures > 0 && next.Failures >= c.bot.MaxConsecutiveFailures {
+		next.Status, next.NextRunAt = alice.TaskPaused, nil
+		next.PausedReason = fmt.Sprintf("%d occurrences in a row failed; the last with: %s", next.Failures, next.LastError)
+		if err := c.notice(ch, pausedNotice(&next.Task)); err != nil {
+			return err
+		}
 	}
 	next.UpdatedAt = now
 	c.settle(prev, &next)

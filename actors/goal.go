@@ -34,10 +34,7 @@ func (g goalCmd) run(c *conversation) (any, error) {
 	if g.cmd.Op == alice.OpGet {
 		return apply(c.begin())
 	}
-	fingerprint := ""
-	if g.cmd.Op == alice.OpCreate {
-		fingerprint = alice.GoalCreate{Description: g.cmd.Description, DeadlineIn: g.cmd.DeadlineIn}.Fingerprint()
-	}
+	fingerprint := alice.GoalCreate{Description: g.cmd.Description, DeadlineIn: g.cmd.DeadlineIn}.Fingerprint
 	v, err := c.write(g.key, fingerprint, decodeAs[*alice.Goal], apply)
 	g2, _ := v.(*alice.Goal)
 	return g2, err
@@ -104,9 +101,12 @@ const idempotencyTTL = 24 * time.Hour
 // and commits the change. With an idempotency key, a repeat of the same
 // request (same fingerprint) returns the first answer without doing
 // anything, a different request with a used key is refused, and a new one
-// records the key and its answer in the same commit as its effect.
-func (c *conversation) write(key, fingerprint string, decode func([]byte) (any, error), do func(*change) (any, error)) (any, error) {
+// records the key and its answer in the same commit as its effect. The
+// fingerprint is computed only when there is a key.
+func (c *conversation) write(key string, fingerprintOf func() string, decode func([]byte) (any, error), do func(*change) (any, error)) (any, error) {
+	var fingerprint string
 	if key != "" {
+		fingerprint = fingerprintOf()
 		answer, err := c.remembered(key, fingerprint)
 		if err != nil {
 			return nil, err

@@ -22,7 +22,7 @@ type sendAnswer struct {
 }
 
 func (s sendLocal) run(c *conversation) (any, error) {
-	v, err := c.write(s.req.IdempotencyKey, s.req.Fingerprint(), decodeAs[sendAnswer], func(ch *change) (any, error) {
+	v, err := c.write(s.req.IdempotencyKey, s.req.Fingerprint, decodeAs[sendAnswer], func(ch *change) (any, error) {
 		m := s.req.Message
 		stored := m.Stored(c.d.ids.New("om_"), c.now())
 		if err := ch.addMessage(stored, m.Data); err != nil {

@@ -10,11 +10,28 @@ import (
 	"github.com/alice-runtime/alice/messenger"
 )
 
-// Executor runs the part of an occurrence that takes time: asking the LLM
+// Executor runs the part of an occurrence that takes time: asking the agent
 // for a run_llm task, running a workflow's steps. It delivers what it
-// produces through send, and returns the id of the last message sent.
+// produces through x.Send. Its report stands whether it succeeded or not.
 type Executor interface {
-	Execute(ctx context.Context, bot string, task alice.Task, occ alice.Occurrence, send Sender) (messageID string, err error)
+	Execute(ctx context.Context, x Execution) (Report, error)
+}
+
+// Execution is one occurrence handed to the Executor.
+type Execution struct {
+	Bot        string
+	Task       alice.Task // with its placeholders filled in
+	Occurrence alice.Occurrence
+	// Conversation is the task's scope as its agent sees it, with the
+	// context of the request that created the task when it is known.
+	Conversation alice.Conversation
+	Send         Sender
+}
+
+// Report is what an execution did.
+type Report struct {
+	MessageID string          // the last message it sent
+	Attempts  []alice.Attempt // each try of the agent, in order
 }
 
 // Sender delivers one message of an occurrence. step tells the messages of
@@ -27,14 +44,16 @@ type Sender func(ctx context.Context, m alice.Outgoing, step string) (messageID 
 // offering never blocks an actor: a full pool says no at once, and the
 // timer service delivers the occurrence again a little later.
 type pool struct {
-	slots   chan struct{} // one per job queued or running
-	jobs    chan func()
-	closed  chan struct{}
-	workers sync.WaitGroup
+	slots     chan struct{} // one per job queued or running
+	jobs      chan func()
+	closed    chan struct{}
+	closeOnce sync.Once
+	workers   sync.WaitGroup
 
 	mu       sync.Mutex
 	draining bool
 	pending  sync.WaitGroup // jobs offered and not finished
+	idle     chan struct{}  // closed when draining and no job is pending
 }
 
 func newPool(workers, queue int) *pool {
@@ -82,26 +101,42 @@ func (p *pool) work() {
 }
 
 // drain stops taking jobs and waits, at most until ctx ends, for queued and
-// running ones to finish; then it stops the workers. A job still running
-// when ctx ends is abandoned: its occurrence was never recorded, so it runs
-// again after the next start.
-func (p *pool) drain(ctx context.Context) {
+// running ones to finish. It reports whether they all did; if they did, the
+// workers are stopped, else stop must follow.
+func (p *pool) drain(ctx context.Context) bool {
 	p.mu.Lock()
-	p.draining = true
+	if !p.draining {
+		p.draining = true
+		p.idle = make(chan struct{})
+		go func() {
+			p.pending.Wait()
+			close(p.idle)
+		}()
+	}
 	p.mu.Unlock()
-	idle := make(chan struct{})
-	go func() {
-		p.pending.Wait()
-		close(idle)
-	}()
 	select {
-	case <-idle:
-		close(p.closed)
+	case <-p.idle:
+		p.stopWorkers()
 		p.workers.Wait()
+		return true
 	case <-ctx.Done():
-		close(p.closed)
+		return false
 	}
 }
+
+// stop waits, at most until ctx ends, for the jobs a drain left running
+// (cancelled by then), and stops the workers. A job still running when ctx
+// ends is abandoned: its occurrence was never recorded, so it runs again
+// after the next start.
+func (p *pool) stop(ctx context.Context) {
+	select {
+	case <-p.idle:
+	case <-ctx.Done():
+	}
+	p.stopWorkers()
+}
+
+func (p *pool) stopWorkers() { p.closeOnce.Do(func() { close(p.closed) }) }
 
 // jobRunner runs the jobs the conversations start and reports each one back
 // to its conversation.
@@ -118,12 +153,19 @@ func (r *jobRunner) run(j *job) {
 	if j.ctx.Err() != nil {
 		res.notStarted = true
 	} else {
-		ctx, cancel := context.WithTimeout(j.ctx, r.timeout)
+		timeout := r.timeout
+		if j.bot.JobTimeout > 0 {
+			timeout = j.bot.JobTimeout
+		}
+		ctx, cancel := context.WithTimeout(j.ctx, timeout)
 		send := r.sender(j, &res)
 		if j.task.Action == alice.ActionSendText {
 			res.messageID, res.err = send(ctx, alice.Outgoing{Kind: alice.KindText, Text: j.task.Text}, "")
 		} else {
-			res.messageID, res.err = r.executor.Execute(ctx, j.conv.Bot, j.task, j.occ, send)
+			var rep Report
+			rep, res.err = r.executor.Execute(ctx, Execution{Bot: j.conv.Bot, Task: j.task, Occurrence: j.occ, Conversation: j.conversation, Send: send})
+			res.messageID, res.log = rep.MessageID, rep.Attempts
+			res.attempts = max(1, len(rep.Attempts))
 		}
 		cancel()
 		if res.err != nil && j.ctx.Err() != nil {
@@ -131,6 +173,9 @@ func (r *jobRunner) run(j *job) {
 		}
 	}
 	res.finishedAt = r.clock.Now()
+	if context.Cause(j.ctx) == errShuttingDown {
+		return // stopped by Shutdown: unrecorded, it runs again after the restart
+	}
 	r.report(j, res)
 }
 
@@ -145,13 +190,13 @@ func (r *jobRunner) sender(j *job, res *result) Sender {
 			res.staged = append(res.staged, staged{message: stored, content: m.Data})
 			return stored.ID, nil
 		}
-		return j.bot.Messenger.Send(ctx, messenger.TargetOf(j.task.Scope()), m, "occurrence/"+j.occ.ID+"/"+step)
+		return j.bot.Messenger.Send(ctx, messenger.TargetFor(j.conversation), m, "occurrence/"+j.occ.ID+"/"+step)
 	}
 }
 
 // noExecutor is the Executor of a runtime configured without one.
 type noExecutor struct{}
 
-func (noExecutor) Execute(context.Context, string, alice.Task, alice.Occurrence, Sender) (string, error) {
-	return "", errors.New("this runtime has no executor for LLM tasks and workflows")
+func (noExecutor) Execute(context.Context, Execution) (Report, error) {
+	return Report{}, errors.New("this runtime has no executor for LLM tasks and workflows")
 }

@@ -59,6 +59,12 @@ type BotConfig struct {
 	// once (default 4), so hung agents of one bot cannot take every worker;
 	// AgentQueue bounds those waiting (default 1,024).
 	Agents, AgentQueue int
+	// JobTimeout bounds one occurrence of this bot, all its attempts
+	// included; 0 takes the runtime's.
+	JobTimeout time.Duration
+	// MaxConsecutiveFailures failed occurrences in a row pause a recurring
+	// task (default 3); negative never does.
+	MaxConsecutiveFailures int
 }
 
 // OutboxLimits bound a bot's local outbox, per conversation.
@@ -82,6 +88,9 @@ func (b *BotConfig) setDefaults() {
 	}
 	if b.AgentQueue <= 0 {
 		b.AgentQueue = 1024
+	}
+	if b.MaxConsecutiveFailures == 0 {
+		b.MaxConsecutiveFailures = 3
 	}
 }
 
@@ -153,6 +162,8 @@ type Runtime struct {
 	sends  *pool
 	agents map[string]*pool
 	jobs   *jobRunner
+	// stopJobs cancels every job's context, with errShuttingDown as cause.
+	stopJobs context.CancelCauseFunc
 
 	stopping atomic.Bool // Shutdown began: callers are refused
 	closing  atomic.Bool // the shards drain: the runtime's own reports are refused too
@@ -184,9 +195,11 @@ func New(cfg Config) (*Runtime, error) {
 	rt.jobs = &jobRunner{executor: cfg.Executor, clock: cfg.Clock, ids: cfg.IDs, timeout: cfg.JobTimeout, report: rt.report}
 	rt.req = &requester{root: system.Root, shardOf: rt.shardOf, requestTimeout: cfg.RequestTimeout}
 	rt.timers = newTimers(cfg.Store, rt.deliverDue, cfg.Clock, logger, cfg.TimerRetry)
+	jobs, stopJobs := context.WithCancelCause(context.Background())
+	rt.stopJobs = stopJobs
 	d := &deps{
 		store: cfg.Store, clock: cfg.Clock, ids: cfg.IDs, log: logger, hooks: cfg.Hooks, bots: bots,
-		wake: rt.timers.wake, start: rt.start, notify: rt.notify,
+		wake: rt.timers.wake, start: rt.start, notify: rt.notify, jobs: jobs,
 	}
 
 	// A shard that panics must keep its children and its buffers: the
@@ -296,23 +309,46 @@ func (rt *Runtime) report(j *job, res result) {
 	rt.cfg.Logger.Warn("occurrence result not recorded; it runs again after a restart", "task", j.task.ID, "occurrence", j.occ.ID)
 }
 
+// jobStopGrace is how long Shutdown waits, after its deadline, for the
+// jobs it cancelled to stop: an agent gets SIGTERM, then SIGKILL after its
+// grace (5s by default), and its worker returns.
+const jobStopGrace = 7 * time.Second
+
 // Shutdown stops accepting requests, stops the timer service, lets running
 // occurrences finish and record themselves, lets every live conversation
 // answer what is queued in its mailbox, and stops all actors. It does not
 // close the store, which the caller owns and closes afterwards. ctx bounds
-// the wait; occurrences still running then run again after the next start.
+// the wait; occurrences still running then are cancelled (their agents
+// stopped, for at most jobStopGrace more) and run again after the next
+// start.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
 	var err error
 	rt.shutdown.Do(func() {
 		rt.stopping.Store(true)
 		rt.timers.shutdown()
+		pools := append([]*pool{rt.sends}, mapValues(rt.agents)...)
 		var wg sync.WaitGroup
-		for _, p := range append([]*pool{rt.sends}, mapValues(rt.agents)...) {
+		var busy atomic.Bool
+		for _, p := range pools {
 			wg.Add(1)
-			go func() { defer wg.Done(); p.drain(ctx) }()
+			go func() {
+				defer wg.Done()
+				if !p.drain(ctx) {
+					busy.Store(true)
+				}
+			}()
 		}
 		wg.Wait()
 		rt.closing.Store(true)
+		if busy.Load() {
+			rt.stopJobs(errShuttingDown)
+			stopCtx, cancel := context.WithTimeout(context.Background(), jobStopGrace)
+			for _, p := range pools {
+				p.stop(stopCtx)
+			}
+			cancel()
+		}
+		rt.stopJobs(errShuttingDown)
 		close(rt.stopSweep)
 		rt.sweepDone.Wait()
 

@@ -28,9 +28,9 @@ func TestGoalThroughServicePersists(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the store holds is what was acknowledged, without the actor.
-	st, err := store.Load(bg, chatKey(1))
-	if err != nil || st.Header.Goal == nil || st.Header.Goal.ID != created.ID || st.Header.Goal.Status != alice.GoalPaused {
-		t.Fatalf("stored header = %+v, %v; want goal %s paused", st.Header.Goal, err, created.ID)
+	h, err := store.Load(bg, chatKey(1))
+	if err != nil || h.Goal == nil || h.Goal.ID != created.ID || h.Goal.Status != alice.GoalPaused {
+		t.Fatalf("stored header = %+v, %v; want goal %s paused", h.Goal, err, created.ID)
 	}
 	if g, err := svc.GetGoal(bg, chatConv(2)); err != nil || g != nil {
 		t.Fatalf("another conversation sees %+v, %v", g, err)

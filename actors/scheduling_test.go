@@ -16,28 +16,54 @@ import (
 )
 
 // recorder is an Executor standing in for an LLM: it counts calls per
-// occurrence and sends "reply to <prompt>". With a gate, every call waits
-// for the gate (or its context) before sending.
+// occurrence, keeps the last execution, and sends "reply to <prompt>".
+// With a gate, every call waits for the gate (or its context) before
+// sending; with fail set, a call fails with it after one attempt.
 type recorder struct {
 	mu    sync.Mutex
 	calls map[string]int
+	last  Execution
 	gate  chan struct{}
+	fail  error
+	// stopped counts the calls whose context ended while they waited.
+	stopped int
 }
 
 func newRecorder() *recorder { return &recorder{calls: map[string]int{}} }
 
-func (r *recorder) Execute(ctx context.Context, bot string, task alice.Task, occ alice.Occurrence, send Sender) (string, error) {
+func (r *recorder) Execute(ctx context.Context, x Execution) (Report, error) {
 	r.mu.Lock()
-	r.calls[occ.ID]++
+	r.calls[x.Occurrence.ID]++
+	r.last = x
+	fail := r.fail
 	r.mu.Unlock()
 	if r.gate != nil {
 		select {
 		case <-r.gate:
 		case <-ctx.Done():
-			return "", ctx.Err()
+			r.mu.Lock()
+			r.stopped++
+			r.mu.Unlock()
+			return Report{}, ctx.Err()
 		}
 	}
-	return send(ctx, alice.Outgoing{Kind: alice.KindText, Text: "reply to " + task.Prompt}, "")
+	if fail != nil {
+		return Report{Attempts: []alice.Attempt{{StartedAt: x.Occurrence.StartedAt, Status: "exit 1", Error: fail.Error()}}}, fail
+	}
+	id, err := x.Send(ctx, alice.Outgoing{Kind: alice.KindText, Text: "reply to " + x.Task.Prompt}, "")
+	return Report{MessageID: id, Attempts: []alice.Attempt{{StartedAt: x.Occurrence.StartedAt}}}, err
+}
+
+func (r *recorder) failWith(err error) {
+	r.mu.Lock()
+	r.fail = err
+	r.mu.Unlock()
+}
+
+func (r *recorder) lastExecution() Execution {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
 }
 
 func (r *recorder) total() (calls, occurrences int) {

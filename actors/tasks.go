@@ -24,7 +24,7 @@ func (cmd createTask) run(c *conversation) (any, error) {
 	} else if scope != c.key.Scope {
 		return nil, fmt.Errorf("task for %s sent to conversation %s", scope, c.key)
 	}
-	return c.write(cmd.req.IdempotencyKey, cmd.req.Fingerprint(), decodeAs[*alice.Task], func(ch *change) (any, error) {
+	return c.write(cmd.req.IdempotencyKey, cmd.req.Fingerprint, decodeAs[*alice.Task], func(ch *change) (any, error) {
 		if c.header.Live() >= alice.MaxTasksPerConversation {
 			return nil, errTaskCap
 		}
@@ -33,6 +33,11 @@ func (cmd createTask) run(c *conversation) (any, error) {
 			return nil, err
 		}
 		ts := &alice.TaskState{Task: *task}
+		if o := cmd.req.Origin; o != nil && o.Scope() == c.key.Scope {
+			origin := *o
+			origin.SourceMessageID = ""
+			ts.Origin = &origin
+		}
 		c.settle(nil, ts)
 		ch.putTask(nil, ts)
 		return task, nil
@@ -55,6 +60,9 @@ func (cmd patchTask) run(c *conversation) (any, error) {
 	}
 	next := *prev
 	next.Task = *task
+	if prev.Status != alice.TaskActive && task.Status == alice.TaskActive {
+		next.Failures = 0 // a fresh start: the failures that paused it are behind it
+	}
 	c.settle(prev, &next)
 	ch := c.begin()
 	ch.putTask(prev, &next)
@@ -84,12 +92,20 @@ func (cmd deleteTask) run(c *conversation) (any, error) {
 	return nil, nil
 }
 
-// taskState is a task of this conversation, live or finished.
+// taskState is a task of this conversation, live or finished: from the
+// cache of live tasks, else from the store (caching it if it is live).
 func (c *conversation) taskState(id string) (*alice.TaskState, error) {
 	if ts := c.tasks[id]; ts != nil {
 		return ts, nil
 	}
-	return c.d.store.FinishedTask(context.Background(), c.key, id)
+	ts, err := c.d.store.TaskRecord(context.Background(), c.key, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ts.Status.Terminal() {
+		c.tasks[id] = ts
+	}
+	return ts, nil
 }
 
 // settle sets when the timer service must next deliver the task: at its
@@ -124,7 +140,7 @@ func (c *conversation) trimFinished(ch *change) error {
 		if _, written := ch.tasks[id]; written {
 			continue
 		}
-		prev, err := c.d.store.FinishedTask(context.Background(), c.key, id)
+		prev, err := c.d.store.TaskRecord(context.Background(), c.key, id)
 		if err != nil {
 			return err
 		}
@@ -134,17 +150,7 @@ func (c *conversation) trimFinished(ch *change) error {
 }
 
 // purge deletes a finished task whose retention has ended.
-func (c *conversation) purge(d taskDue) (dueAnswer, error) {
-	prev, err := c.d.store.FinishedTask(context.Background(), c.key, d.id)
-	if alice.ErrorCode(err) == alice.ENotFound {
-		return dueStale, nil
-	}
-	if err != nil {
-		return dueStale, err
-	}
-	if !prev.Status.Terminal() || prev.Due == nil || prev.Due.UnixMilli() != d.at.UnixMilli() {
-		return dueStale, nil
-	}
+func (c *conversation) purge(prev *alice.TaskState) (dueAnswer, error) {
 	if prev.Due.After(c.now()) {
 		return dueEarly, nil
 	}

@@ -1,102 +1,214 @@
 // Package automation runs the LLM tasks and workflows of the actor runtime:
-// it asks the bot's LLM backend or runs a workflow's steps, and delivers
-// what they produce through the sender the runtime gives it.
+// it asks the bot's agent, retrying what may pass, or runs a workflow's
+// steps, and delivers what they produce through the sender the runtime
+// gives it.
 package automation
 
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/actors"
 	"github.com/alice-runtime/alice/config"
 	"github.com/alice-runtime/alice/llm"
+	"github.com/alice-runtime/alice/wire"
 )
 
 // Bot is what one bot's LLM tasks and workflows run with.
 type Bot struct {
 	LLM       llm.Backend // nil: run_llm and LLM steps fail
+	Retries   int         // further attempts of a call that failed in a way that may pass
 	Workflows map[string]config.Workflow
+	// Env is what every agent of the bot is told about the runtime, as
+	// NAME=value: the API's base URL and token and this executable, so the
+	// agent's own skills can call back.
+	Env []string
+}
+
+// Config configures an Executor.
+type Config struct {
+	Bots  map[string]Bot // by bot id
+	Clock alice.Clock    // times the attempts; default the system clock
+	// Sleep waits d or until ctx ends; default a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Backoff is the wait before the n-th retry (1 for the first); default
+	// Backoff.
+	Backoff func(n int) time.Duration
 }
 
 // Executor implements actors.Executor for a set of bots.
 type Executor struct {
-	bots map[string]Bot
+	cfg Config
 }
 
 var _ actors.Executor = (*Executor)(nil)
 
-// New returns an executor for the bots, by id.
-func New(bots map[string]Bot) *Executor { return &Executor{bots: bots} }
+// New returns an executor for the configured bots.
+func New(cfg Config) *Executor {
+	if cfg.Clock == nil {
+		cfg.Clock = alice.SystemClock{}
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = Backoff
+	}
+	return &Executor{cfg: cfg}
+}
 
-// Execute runs one occurrence and delivers what it produces through send,
+// Backoff is exponential from 2s, doubling to at most a minute, with
+// "equal jitter": a random wait between half and all of that, so agents that
+// failed together do not retry together.
+func Backoff(n int) time.Duration {
+	d := min(2*time.Second<<min(n-1, 10), time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maxAttemptError bounds each attempt's error in the run record; the
+// occurrence's own error keeps more.
+const maxAttemptError = 1 << 10
+
+// Execute runs one occurrence and delivers what it produces through x.Send,
 // which gives each message of the occurrence its own dedupe key (by step),
 // so an occurrence run again after a crash does not deliver twice where the
 // messenger honours the key.
-func (e *Executor) Execute(ctx context.Context, botID string, task alice.Task, occ alice.Occurrence, send actors.Sender) (string, error) {
-	bot, ok := e.bots[botID]
+func (e *Executor) Execute(ctx context.Context, x actors.Execution) (actors.Report, error) {
+	bot, ok := e.cfg.Bots[x.Bot]
 	if !ok {
-		return "", fmt.Errorf("bot %s is not configured", botID)
+		return actors.Report{}, fmt.Errorf("bot %s is not configured", x.Bot)
 	}
-	text := func(t, step string) (string, error) {
-		return send(ctx, alice.Outgoing{Kind: alice.KindText, Text: t}, step)
-	}
-	switch task.Action {
+	r := &run{e: e, bot: bot, x: x}
+	err := r.execute(ctx)
+	return r.report, err
+}
+
+// run is one execution in progress.
+type run struct {
+	e      *Executor
+	bot    Bot
+	x      actors.Execution
+	report actors.Report
+}
+
+func (r *run) execute(ctx context.Context) error {
+	switch r.x.Task.Action {
 	case alice.ActionSendText:
-		return text(task.Text, "")
+		return r.send(ctx, r.x.Task.Text, "")
 	case alice.ActionRunLLM:
-		reply, err := bot.complete(ctx, task.Prompt)
+		reply, err := r.complete(ctx, r.x.Task.Prompt)
 		if err != nil {
-			return "", err
+			return err
 		}
-		return text(reply, "")
+		return r.send(ctx, reply, "")
 	case alice.ActionRunWorkflow:
-		return bot.runWorkflow(ctx, task, text)
+		return r.workflow(ctx)
 	default:
-		return "", fmt.Errorf("unknown action %q", task.Action)
+		return fmt.Errorf("unknown action %q", r.x.Task.Action)
 	}
 }
 
-func (b Bot) complete(ctx context.Context, prompt string) (string, error) {
-	if b.LLM == nil {
+func (r *run) send(ctx context.Context, text, step string) error {
+	id, err := r.x.Send(ctx, alice.Outgoing{Kind: alice.KindText, Text: text}, step)
+	if err == nil {
+		r.report.MessageID = id
+	}
+	return err
+}
+
+// complete asks the agent, retrying a failure that may pass with backoff,
+// as long as the occurrence has time left for the wait, and logs every
+// attempt.
+func (r *run) complete(ctx context.Context, prompt string) (string, error) {
+	if r.bot.LLM == nil {
 		return "", fmt.Errorf("the bot has no LLM backend configured")
 	}
-	return b.LLM.Complete(ctx, prompt)
+	req := llm.Request{Prompt: prompt, Env: r.env()}
+	for n := 0; ; n++ {
+		start := r.e.cfg.Clock.Now()
+		reply, err := r.bot.LLM.Complete(ctx, req)
+		a := alice.Attempt{StartedAt: start.UTC(), DurationMS: r.e.cfg.Clock.Now().Sub(start).Milliseconds()}
+		if err != nil {
+			a.Status, a.Error = llm.StatusOf(err), alice.Truncate(err.Error(), maxAttemptError)
+		}
+		r.report.Attempts = append(r.report.Attempts, a)
+		if err == nil {
+			return reply, nil
+		}
+		again, after := llm.Retryable(err)
+		if !again || n >= r.bot.Retries || ctx.Err() != nil {
+			return "", err
+		}
+		wait := max(r.e.cfg.Backoff(n+1), after)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			return "", fmt.Errorf("%w (no time left to wait %s for another attempt)", err, wait.Round(time.Second))
+		}
+		if r.e.cfg.Sleep(ctx, wait) != nil {
+			return "", err
+		}
+	}
 }
 
-// runWorkflow runs the steps in order; each step's template sees the task's
-// prompt as {{.Input}} and the previous step's output (the LLM's reply, or
-// the text sent) as {{.Previous}}. It returns the last message's id.
-func (b Bot) runWorkflow(ctx context.Context, task alice.Task, send func(text, step string) (string, error)) (string, error) {
-	wf, ok := b.Workflows[task.Workflow]
+// env tells the agent which conversation it serves, how to call the
+// runtime back, and which occurrence it is.
+func (r *run) env() []string {
+	env := append([]string(nil), r.bot.Env...)
+	env = append(env, wire.ConversationEnv(r.x.Conversation)...)
+	return append(env, "ALICE_TASK_ID="+r.x.Task.ID, "ALICE_OCCURRENCE_ID="+r.x.Occurrence.ID)
+}
+
+// workflow runs the steps in order. Each step's template sees the task's
+// prompt as .Input, the previous step's output (the agent's reply, or the
+// text sent) as .Previous, and every earlier output in .Steps, by index and
+// by name.
+func (r *run) workflow(ctx context.Context) error {
+	name := r.x.Task.Workflow
+	wf, ok := r.bot.Workflows[name]
 	if !ok {
-		return "", fmt.Errorf("workflow %q is no longer configured", task.Workflow)
+		return fmt.Errorf("workflow %q is no longer configured", name)
 	}
-	data := struct{ Input, Previous string }{Input: task.Prompt}
-	var lastID string
+	data := config.StepData{Input: r.x.Task.Prompt, Steps: make(map[string]string, 2*len(wf.Steps))}
 	for i, step := range wf.Steps {
-		tmpl, kind := step.SendText, "send_text"
-		if step.RunLLM != nil {
-			tmpl, kind = step.RunLLM, "run_llm"
+		where := fmt.Sprintf("workflow %s step %d (%s)", name, i+1, step.Kind())
+		if step.Name != "" {
+			where = fmt.Sprintf("workflow %s step %d %q (%s)", name, i+1, step.Name, step.Kind())
 		}
-		text, err := render(tmpl, data)
+		text, err := render(step.Template(), data)
 		if err != nil {
-			return lastID, fmt.Errorf("workflow %s step %d (%s): %w", task.Workflow, i+1, kind, err)
+			return fmt.Errorf("%s: %w", where, err)
 		}
+		out := text
 		if step.RunLLM != nil {
-			if data.Previous, err = b.complete(ctx, text); err != nil {
-				return lastID, fmt.Errorf("workflow %s step %d (run_llm): %w", task.Workflow, i+1, err)
+			if out, err = r.complete(ctx, text); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
 			}
-			continue
+		} else if err := r.send(ctx, text, strconv.Itoa(i)); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
 		}
-		if lastID, err = send(text, fmt.Sprint(i)); err != nil {
-			return lastID, fmt.Errorf("workflow %s step %d (send_text): %w", task.Workflow, i+1, err)
+		data.Previous = out
+		data.Steps[strconv.Itoa(i)] = out
+		if step.Name != "" {
+			data.Steps[step.Name] = out
 		}
-		data.Previous = text
 	}
-	return lastID, nil
+	return nil
 }
 
 func render(t *template.Template, data any) (string, error) {

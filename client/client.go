@@ -232,7 +232,11 @@ func taskPath(id string) string { return tasksPath + "/" + url.PathEscape(id) }
 // CreateTask implements alice.TaskService.
 func (c *Client) CreateTask(ctx context.Context, req alice.TaskCreate) (*alice.Task, error) {
 	var t alice.Task
-	if _, err := c.call(ctx, request{method: http.MethodPost, path: tasksPath, key: req.IdempotencyKey}, req.Input, &t); err != nil {
+	r := request{method: http.MethodPost, path: tasksPath, key: req.IdempotencyKey}
+	if req.Origin != nil {
+		r.conv = *req.Origin
+	}
+	if _, err := c.call(ctx, r, req.Input, &t); err != nil {
 		return nil, err
 	}
 	return &t, nil

@@ -33,6 +33,9 @@ const (
 	DefaultCatchUpWindow = time.Hour
 	DefaultShutdown      = 10 * time.Second
 	DefaultLLMTimeout    = 5 * time.Minute
+	DefaultLLMRetries    = 2
+	DefaultAgents        = 4 // llm.max_concurrency
+	DefaultMaxFailures   = 3 // max_consecutive_failures
 	DefaultFeishuBaseURL = "https://open.feishu.cn"
 	DefaultOutboxKeep    = alice.DefaultOutboxMaxMessages
 	DefaultOutboxMaxAge  = alice.DefaultOutboxMaxAge
@@ -70,6 +73,9 @@ type Bot struct {
 	LLM                *LLM // nil: run_llm is refused
 	Workflows          map[string]Workflow
 	Goal               Goal
+	// MaxConsecutiveFailures failed occurrences in a row pause a recurring
+	// task; 0 never does.
+	MaxConsecutiveFailures int
 }
 
 // Goal configures a bot's goals and the goal loop.
@@ -110,19 +116,29 @@ type Feishu struct {
 	BaseURL   string
 }
 
-// LLM configures the backend run_llm tasks use: a command (prompt on stdin,
-// reply on stdout) or an OpenAI-compatible endpoint.
+// LLM configures the agent that run_llm tasks, workflow steps and the goal
+// loop use: a command (prompt on stdin, reply on stdout) or an
+// OpenAI-compatible endpoint.
 type LLM struct {
-	Command []string
-	OpenAI  *OpenAI
-	Timeout time.Duration
+	Command    []string
+	Workdir    string   // the command's working directory; "" the runtime's
+	Env        []string // extra variables for the command, NAME=value, by name
+	InheritEnv []string // variables the command inherits; nil: the safe default set
+	OpenAI     *OpenAI
+	Timeout    time.Duration // one attempt
+	Retries    int           // further attempts of an occurrence that failed in a way that may pass
+	// MaxConcurrency bounds the agents of the bot running at once.
+	MaxConcurrency int
 }
 
-// OpenAI is an OpenAI-compatible chat completions endpoint.
+// OpenAI is an OpenAI-compatible chat completions endpoint. The key is read
+// from the APIKeyEnv variable when a call is made, never from the file.
 type OpenAI struct {
-	BaseURL string
-	APIKey  string
-	Model   string
+	BaseURL      string
+	APIKeyEnv    string
+	Model        string
+	Organization string
+	Project      string
 }
 
 // Workflow is a named list of steps run in order.
@@ -131,10 +147,23 @@ type Workflow struct {
 }
 
 // Step is one workflow step: exactly one of RunLLM or SendText, each a
-// text/template over {{.Input}} and {{.Previous}}.
+// text/template over StepData. Name, when set, is how later steps refer
+// to its output.
 type Step struct {
+	Name     string
 	RunLLM   *template.Template
 	SendText *template.Template
+}
+
+// StepData is what a workflow step's template sees: the task's prompt as
+// Input, the previous step's output (the agent's reply, or the text sent)
+// as Previous, and the outputs of all earlier steps in Steps, by index
+// ("0", "1", ...) and by name for named steps:
+// {{index .Steps "0"}}, {{.Steps.summary}}.
+type StepData struct {
+	Input    string
+	Previous string
+	Steps    map[string]string
 }
 
 // Default is the configuration of `alice` with no config file: one bot named
@@ -238,6 +267,7 @@ type botFile struct {
 	Permissions permissionsFile `yaml:"permissions"`
 	CatchUp     *time.Duration  `yaml:"catch_up_window"`
 	Retention   *time.Duration  `yaml:"task_retention"`
+	MaxFailures *int            `yaml:"max_consecutive_failures"`
 	Timezone    string          `yaml:"timezone"`
 	Feishu      *feishuFile     `yaml:"feishu"`
 	Outbox      struct {
@@ -268,25 +298,37 @@ type feishuFile struct {
 }
 
 type llmFile struct {
-	Command []string `yaml:"command"`
-	OpenAI  *struct {
-		BaseURL   string `yaml:"base_url"`
-		APIKeyEnv string `yaml:"api_key_env"`
-		Model     string `yaml:"model"`
+	Command        []string          `yaml:"command"`
+	Workdir        string            `yaml:"workdir"`
+	Env            map[string]string `yaml:"env"`
+	InheritEnv     []string          `yaml:"inherit_env"`
+	Timeout        *time.Duration    `yaml:"timeout"`
+	Retries        *int              `yaml:"retries"`
+	MaxConcurrency *int              `yaml:"max_concurrency"`
+	OpenAI         *struct {
+		BaseURL      string `yaml:"base_url"`
+		APIKeyEnv    string `yaml:"api_key_env"`
+		Model        string `yaml:"model"`
+		Organization string `yaml:"organization"`
+		Project      string `yaml:"project"`
 	} `yaml:"openai"`
-	Timeout *time.Duration `yaml:"timeout"`
 }
 
 var (
 	botIDPattern    = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 	workflowPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	// A step name is a template identifier, so {{.Steps.name}} reaches it.
+	stepNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	envNamePattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 func build(f file, baseDir string) (*Config, error) {
 	c := &Config{DataDir: f.DataDir, Location: time.Local}
 	switch {
 	case c.DataDir == "" && os.Getenv("ALICE_HOME") != "":
-		c.DataDir = os.Getenv("ALICE_HOME")
+		// Alice keeps its own files in ALICE_HOME; the runtime takes a
+		// directory of its own there.
+		c.DataDir = filepath.Join(os.Getenv("ALICE_HOME"), "runtime")
 	case c.DataDir == "":
 		c.DataDir = DefaultDataDir
 	case !filepath.IsAbs(c.DataDir) && baseDir != "":
@@ -325,7 +367,7 @@ func build(f file, baseDir string) (*Config, error) {
 	addrs := map[string]string{}
 	tokens := map[string]string{}
 	for i, id := range ids {
-		b, err := buildBot(id, i, f.Bots[id], c.Location)
+		b, err := buildBot(id, i, f.Bots[id], c.Location, baseDir)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +388,7 @@ func build(f file, baseDir string) (*Config, error) {
 	return c, nil
 }
 
-func buildBot(id string, index int, f botFile, zone *time.Location) (Bot, error) {
+func buildBot(id string, index int, f botFile, zone *time.Location, baseDir string) (Bot, error) {
 	key := "bots." + id
 	if !botIDPattern.MatchString(id) {
 		return Bot{}, fmt.Errorf("bots: bot id %q must match [a-z0-9_-]{1,64}", id)
@@ -361,6 +403,8 @@ func buildBot(id string, index int, f botFile, zone *time.Location) (Bot, error)
 		CatchUpWindow:      DefaultCatchUpWindow,
 		Location:           zone,
 		Outbox:             OutboxRetention{MaxMessages: DefaultOutboxKeep, MaxAge: DefaultOutboxMaxAge},
+
+		MaxConsecutiveFailures: DefaultMaxFailures,
 	}
 	if b.Addr == "" {
 		b.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(DefaultBasePort+index))
@@ -398,6 +442,12 @@ func buildBot(id string, index int, f botFile, zone *time.Location) (Bot, error)
 		}
 		b.TaskRetention = *f.Retention
 	}
+	if n := f.MaxFailures; n != nil {
+		if *n < 0 || *n > 1000 {
+			return Bot{}, fmt.Errorf("%s.max_consecutive_failures: %d is outside 0..1000 (0 never pauses a task)", key, *n)
+		}
+		b.MaxConsecutiveFailures = *n
+	}
 	for _, h := range f.Hosts {
 		if h == "" || strings.ContainsAny(h, " /:") {
 			return Bot{}, fmt.Errorf("%s.runtime_http_hosts: %q is not a host name", key, h)
@@ -430,7 +480,7 @@ func buildBot(id string, index int, f botFile, zone *time.Location) (Bot, error)
 		}
 	}
 	if f.LLM != nil {
-		if b.LLM, err = buildLLM(key+".llm", *f.LLM); err != nil {
+		if b.LLM, err = buildLLM(key+".llm", *f.LLM, baseDir); err != nil {
 			return Bot{}, err
 		}
 	}
@@ -446,13 +496,9 @@ func buildBot(id string, index int, f botFile, zone *time.Location) (Bot, error)
 		if len(wf.Steps) == 0 || len(wf.Steps) > maxWorkflowSteps {
 			return Bot{}, fmt.Errorf("%s.steps: need 1 to %d steps, have %d", wkey, maxWorkflowSteps, len(wf.Steps))
 		}
-		var w Workflow
-		for i, raw := range wf.Steps {
-			step, err := buildStep(fmt.Sprintf("%s.steps[%d]", wkey, i), raw, b.LLM != nil)
-			if err != nil {
-				return Bot{}, err
-			}
-			w.Steps = append(w.Steps, step)
+		w, err := buildWorkflow(wkey, wf.Steps, b.LLM != nil)
+		if err != nil {
+			return Bot{}, err
 		}
 		b.Workflows[name] = w
 	}
@@ -517,8 +563,8 @@ func buildFeishu(key string, f feishuFile) (*Feishu, error) {
 	return out, nil
 }
 
-func buildLLM(key string, f llmFile) (*LLM, error) {
-	out := &LLM{Command: f.Command, Timeout: DefaultLLMTimeout}
+func buildLLM(key string, f llmFile, baseDir string) (*LLM, error) {
+	out := &LLM{Command: f.Command, Timeout: DefaultLLMTimeout, Retries: DefaultLLMRetries, MaxConcurrency: DefaultAgents}
 	switch {
 	case len(f.Command) > 0 && f.OpenAI != nil:
 		return nil, fmt.Errorf("%s: set command or openai, not both", key)
@@ -534,21 +580,60 @@ func buildLLM(key string, f llmFile) (*LLM, error) {
 		if o.Model == "" {
 			return nil, fmt.Errorf("%s.openai.model: required", key)
 		}
-		out.OpenAI = &OpenAI{BaseURL: strings.TrimRight(o.BaseURL, "/"), Model: o.Model}
-		if o.APIKeyEnv != "" {
-			out.OpenAI.APIKey = os.Getenv(o.APIKeyEnv)
-			if out.OpenAI.APIKey == "" {
-				return nil, fmt.Errorf("%s.openai.api_key_env: environment variable %s is empty or unset", key, o.APIKeyEnv)
-			}
+		if o.APIKeyEnv != "" && !envNamePattern.MatchString(o.APIKeyEnv) {
+			return nil, fmt.Errorf("%s.openai.api_key_env: %q is not an environment variable name", key, o.APIKeyEnv)
 		}
+		out.OpenAI = &OpenAI{BaseURL: strings.TrimRight(o.BaseURL, "/"), APIKeyEnv: o.APIKeyEnv, Model: o.Model,
+			Organization: o.Organization, Project: o.Project}
 	default:
 		return nil, fmt.Errorf("%s: set command or openai", key)
+	}
+	if out.OpenAI != nil && (f.Workdir != "" || len(f.Env) > 0 || f.InheritEnv != nil) {
+		return nil, fmt.Errorf("%s: workdir, env and inherit_env are for a command; an openai endpoint takes none", key)
+	}
+	if f.Workdir != "" {
+		dir := f.Workdir
+		if !filepath.IsAbs(dir) && baseDir != "" {
+			dir = filepath.Join(baseDir, dir)
+		}
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%s.workdir: %s is not a directory", key, dir)
+		}
+		out.Workdir = dir
+	}
+	for name, value := range f.Env {
+		if !envNamePattern.MatchString(name) {
+			return nil, fmt.Errorf("%s.env: %q is not an environment variable name", key, name)
+		}
+		out.Env = append(out.Env, name+"="+value)
+	}
+	sort.Strings(out.Env)
+	if f.InheritEnv != nil {
+		out.InheritEnv = []string{}
+		for _, name := range f.InheritEnv {
+			if !envNamePattern.MatchString(name) {
+				return nil, fmt.Errorf("%s.inherit_env: %q is not an environment variable name", key, name)
+			}
+			out.InheritEnv = append(out.InheritEnv, name)
+		}
 	}
 	if f.Timeout != nil {
 		if *f.Timeout <= 0 || *f.Timeout > time.Hour {
 			return nil, fmt.Errorf("%s.timeout: %s is outside (0, 1h]", key, *f.Timeout)
 		}
 		out.Timeout = *f.Timeout
+	}
+	if n := f.Retries; n != nil {
+		if *n < 0 || *n > 10 {
+			return nil, fmt.Errorf("%s.retries: %d is outside 0..10", key, *n)
+		}
+		out.Retries = *n
+	}
+	if n := f.MaxConcurrency; n != nil {
+		if *n < 1 || *n > 256 {
+			return nil, fmt.Errorf("%s.max_concurrency: %d is outside 1..256", key, *n)
+		}
+		out.MaxConcurrency = *n
 	}
 	return out, nil
 }
@@ -582,12 +667,66 @@ func buildGoal(key string, f botFile, haveLLM bool) (Goal, error) {
 	return g, nil
 }
 
-func buildStep(key string, raw map[string]string, haveLLM bool) (Step, error) {
-	if len(raw) != 1 {
-		return Step{}, fmt.Errorf("%s: a step has exactly one of run_llm or send_text", key)
+// buildWorkflow checks the steps and runs each template once over sample
+// data holding exactly the outputs of the steps before it, so a template
+// that names a step that does not exist, or one that comes later, fails at
+// start, naming the workflow and the step.
+func buildWorkflow(key string, raws []map[string]string, haveLLM bool) (Workflow, error) {
+	var w Workflow
+	sample := StepData{Input: "input", Previous: "previous", Steps: map[string]string{}}
+	for i, raw := range raws {
+		skey := fmt.Sprintf("%s.steps[%d]", key, i)
+		step, err := buildStep(skey, raw, haveLLM)
+		if err != nil {
+			return Workflow{}, err
+		}
+		if step.Name != "" {
+			if _, dup := sample.Steps[step.Name]; dup {
+				return Workflow{}, fmt.Errorf("%s.name: %q names an earlier step too", skey, step.Name)
+			}
+		}
+		if err := step.Template().Execute(io.Discard, sample); err != nil {
+			return Workflow{}, fmt.Errorf("%s: %w", skey, err)
+		}
+		sample.Steps[strconv.Itoa(i)] = "output"
+		if step.Name != "" {
+			sample.Steps[step.Name] = "output"
+		}
+		w.Steps = append(w.Steps, step)
 	}
+	return w, nil
+}
+
+// Template is the step's template, whichever kind it is.
+func (s Step) Template() *template.Template {
+	if s.RunLLM != nil {
+		return s.RunLLM
+	}
+	return s.SendText
+}
+
+// Kind is "run_llm" or "send_text".
+func (s Step) Kind() string {
+	if s.RunLLM != nil {
+		return "run_llm"
+	}
+	return "send_text"
+}
+
+func buildStep(key string, raw map[string]string, haveLLM bool) (Step, error) {
 	var s Step
+	if name, ok := raw["name"]; ok {
+		if !stepNamePattern.MatchString(name) {
+			return Step{}, fmt.Errorf("%s.name: %q must match [A-Za-z_][A-Za-z0-9_]{0,63}, so that {{.Steps.%s}} can name it", key, name, name)
+		}
+		s.Name = name
+	}
+	kinds := 0
 	for kind, text := range raw {
+		if kind == "name" {
+			continue
+		}
+		kinds++
 		t, err := template.New(key).Option("missingkey=error").Parse(text)
 		if err != nil {
 			return Step{}, fmt.Errorf("%s.%s: %w", key, kind, err)
@@ -601,8 +740,11 @@ func buildStep(key string, raw map[string]string, haveLLM bool) (Step, error) {
 		case "send_text":
 			s.SendText = t
 		default:
-			return Step{}, fmt.Errorf("%s: unknown step %q (want run_llm or send_text)", key, kind)
+			return Step{}, fmt.Errorf("%s: unknown key %q (want run_llm or send_text, and optionally name)", key, kind)
 		}
+	}
+	if kinds != 1 {
+		return Step{}, fmt.Errorf("%s: a step has exactly one of run_llm or send_text", key)
 	}
 	return s, nil
 }

@@ -34,8 +34,8 @@ func TestDefaultConfig(t *testing.T) {
 	if len(c.Bots) != 1 || c.Bots[0].ID != "default" || c.Bots[0].Addr != "127.0.0.1:7331" {
 		t.Fatalf("default bots = %+v", c.Bots)
 	}
-	if c.DataDir != "/tmp/alice-home" {
-		t.Fatalf("data dir = %q, want $ALICE_HOME", c.DataDir)
+	if c.DataDir != "/tmp/alice-home/runtime" {
+		t.Fatalf("data dir = %q, want $ALICE_HOME/runtime", c.DataDir)
 	}
 }
 
@@ -56,20 +56,28 @@ bots:
     feishu:
       app_id: cli_xxx
       app_secret_env: FEISHU_SECRET
+    max_consecutive_failures: 0
     llm:
       command: ["my-agent", "--print"]
+      workdir: .
+      env: {MODEL: fast, A_FLAG: "1"}
+      inherit_env: [PATH]
       timeout: 2m
+      retries: 0
+      max_concurrency: 2
     workflows:
       daily_digest:
         steps:
           - run_llm: "Summarise today's activity for {{.Input}}"
+            name: summary
           - send_text: "{{.Previous}}"
-`), "/srv/alice")
+          - send_text: "{{.Steps.summary}} / {{index .Steps \"1\"}}"
+`), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := c.Bots[0]
-	if c.DataDir != "/srv/alice/data" || c.Location.String() != "Asia/Shanghai" {
+	if filepath.Base(c.DataDir) != "data" || !filepath.IsAbs(c.DataDir) || c.Location.String() != "Asia/Shanghai" {
 		t.Errorf("data dir %q zone %s", c.DataDir, c.Location)
 	}
 	if b.RateLimitPerMinute != 0 || b.Permissions.RuntimeMessage || b.CatchUpWindow != 30*time.Minute || b.Location.String() != "Asia/Shanghai" {
@@ -78,8 +86,15 @@ bots:
 	if b.Feishu == nil || b.Feishu.AppSecret != "s3cret" || b.Feishu.BaseURL != DefaultFeishuBaseURL {
 		t.Errorf("feishu = %+v", b.Feishu)
 	}
-	if b.LLM == nil || b.LLM.Timeout != 2*time.Minute || len(b.Workflows["daily_digest"].Steps) != 2 {
+	if b.LLM == nil || b.LLM.Timeout != 2*time.Minute || len(b.Workflows["daily_digest"].Steps) != 3 {
 		t.Errorf("llm = %+v workflows = %+v", b.LLM, b.Workflows)
+	}
+	if l := b.LLM; !filepath.IsAbs(l.Workdir) || strings.Join(l.Env, " ") != "A_FLAG=1 MODEL=fast" || strings.Join(l.InheritEnv, " ") != "PATH" ||
+		l.Retries != 0 || l.MaxConcurrency != 2 || b.MaxConsecutiveFailures != 0 {
+		t.Errorf("llm = %+v, max_consecutive_failures %d", l, b.MaxConsecutiveFailures)
+	}
+	if s := b.Workflows["daily_digest"].Steps; s[0].Name != "summary" || s[0].Kind() != "run_llm" || s[2].Kind() != "send_text" {
+		t.Errorf("steps = %+v", s)
 	}
 }
 
@@ -109,7 +124,21 @@ func TestParseRefusesNamingTheKey(t *testing.T) {
 		{"llm with neither", "bots: {a: {llm: {timeout: 1m}}}", "bots.a.llm"},
 		{"llm bad timeout", "bots: {a: {llm: {command: [x], timeout: 0s}}}", "bots.a.llm.timeout"},
 		{"workflow without steps", "bots: {a: {workflows: {w: {steps: []}}}}", "bots.a.workflows.w.steps"},
-		{"workflow unknown step", "bots: {a: {workflows: {w: {steps: [{shout: hi}]}}}}", `unknown step "shout"`},
+		{"workflow unknown step", "bots: {a: {workflows: {w: {steps: [{shout: hi}]}}}}", `unknown key "shout"`},
+		{"workflow step with two kinds", "bots: {a: {workflows: {w: {steps: [{send_text: hi, name: x, run_llm: hi}]}}}}", "bots.a.workflows.w.steps[0]"},
+		{"workflow step with only a name", "bots: {a: {workflows: {w: {steps: [{name: x}]}}}}", "exactly one of run_llm or send_text"},
+		{"workflow step name not an identifier", "bots: {a: {workflows: {w: {steps: [{name: 'my-step', send_text: hi}]}}}}", "bots.a.workflows.w.steps[0].name"},
+		{"workflow step names repeat", "bots: {a: {workflows: {w: {steps: [{name: s, send_text: hi}, {name: s, send_text: hi}]}}}}", `steps[1].name: "s" names an earlier step`},
+		{"workflow step reads a later step", "bots: {a: {workflows: {w: {steps: [{send_text: '{{.Steps.later}}'}, {name: later, send_text: hi}]}}}}", "bots.a.workflows.w.steps[0]"},
+		{"workflow step reads an unknown field", "bots: {a: {workflows: {w: {steps: [{send_text: '{{.Output}}'}]}}}}", "bots.a.workflows.w.steps[0]"},
+		{"llm retries", "bots: {a: {llm: {command: [x], retries: 11}}}", "bots.a.llm.retries"},
+		{"llm concurrency", "bots: {a: {llm: {command: [x], max_concurrency: 0}}}", "bots.a.llm.max_concurrency"},
+		{"llm env name", "bots: {a: {llm: {command: [x], env: {'A B': x}}}}", "bots.a.llm.env"},
+		{"llm inherit name", "bots: {a: {llm: {command: [x], inherit_env: ['PATH=x']}}}", "bots.a.llm.inherit_env"},
+		{"llm workdir missing", "bots: {a: {llm: {command: [x], workdir: /no/such/dir}}}", "bots.a.llm.workdir: /no/such/dir is not a directory"},
+		{"llm openai with env", "bots: {a: {llm: {openai: {base_url: 'http://x', model: m}, env: {A: b}}}}", "bots.a.llm: workdir, env and inherit_env are for a command"},
+		{"llm openai key variable", "bots: {a: {llm: {openai: {base_url: 'http://x', model: m, api_key_env: 'not a name'}}}}", "bots.a.llm.openai.api_key_env"},
+		{"failures", "bots: {a: {max_consecutive_failures: -1}}", "bots.a.max_consecutive_failures"},
 		{"workflow bad template", "bots: {a: {workflows: {w: {steps: [{send_text: '{{.Input'}]}}}}", "bots.a.workflows.w.steps[0].send_text"},
 		{"outbox keeps nothing", "bots: {a: {outbox: {max_messages: 0}}}", "bots.a.outbox.max_messages"},
 		{"outbox negative age", "bots: {a: {outbox: {max_age: -1h}}}", "bots.a.outbox.max_age"},
@@ -197,5 +226,17 @@ func TestExampleConfigParses(t *testing.T) {
 	}
 	if len(c.Bots) != 2 || c.Bots[0].ID != "feishu-bot" || c.Bots[0].Addr != "127.0.0.1:7332" || c.Bots[1].Addr != "127.0.0.1:7331" || c.Bots[0].Feishu == nil || c.Bots[1].LLM == nil {
 		t.Fatalf("bots = %+v", c.Bots)
+	}
+}
+
+func TestAgentDefaults(t *testing.T) {
+	c, err := Parse([]byte("bots: {a: {llm: {command: [agent]}}}"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Bots[0]
+	if l := b.LLM; l.Retries != DefaultLLMRetries || l.MaxConcurrency != DefaultAgents || l.Timeout != DefaultLLMTimeout ||
+		l.InheritEnv != nil || l.Workdir != "" || b.MaxConsecutiveFailures != DefaultMaxFailures || !b.Goal.Loop {
+		t.Fatalf("bot = %+v, llm = %+v", b, l)
 	}
 }

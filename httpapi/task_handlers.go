@@ -33,7 +33,11 @@ func (a *api) createTask(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	task, err := a.cfg.Tasks.CreateTask(r.Context(), alice.TaskCreate{Input: in, IdempotencyKey: r.Header.Get(wire.HeaderIdempotencyKey)})
+	req := alice.TaskCreate{Input: in, IdempotencyKey: r.Header.Get(wire.HeaderIdempotencyKey)}
+	if c, err := conversation(r); err == nil {
+		req.Origin = &c // optional here: it gives the task's agent its context
+	}
+	task, err := a.cfg.Tasks.CreateTask(r.Context(), req)
 	if err != nil {
 		a.fail(w, r, err)
 		return

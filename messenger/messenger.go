@@ -7,7 +7,6 @@ package messenger
 
 import (
 	"context"
-	"strings"
 
 	"github.com/alice-runtime/alice"
 )
@@ -24,18 +23,9 @@ type Target struct {
 // user scopes by the id kind their prefix shows (ou_ open_id, on_ union_id,
 // an address with @ email, anything else user_id).
 func TargetOf(s alice.Scope) Target {
-	t := Target{Scope: s, ReceiveID: s.ID}
-	switch {
-	case s.Type == alice.ScopeChat:
-		t.ReceiveIDType = alice.ReceiveChatID
-	case strings.HasPrefix(s.ID, "ou_"):
-		t.ReceiveIDType = alice.ReceiveOpenID
-	case strings.HasPrefix(s.ID, "on_"):
-		t.ReceiveIDType = alice.ReceiveUnionID
-	case strings.Contains(s.ID, "@"):
-		t.ReceiveIDType = alice.ReceiveEmail
-	default:
-		t.ReceiveIDType = alice.ReceiveUserID
+	t := Target{Scope: s, ReceiveID: s.ID, ReceiveIDType: alice.ReceiveChatID}
+	if s.Type != alice.ScopeChat {
+		t.ReceiveIDType = alice.UserIDKind(s.ID)
 	}
 	return t
 }

@@ -18,13 +18,6 @@ import (
 	"github.com/alice-runtime/alice"
 )
 
-// State is what a conversation loads: its header and its live (active or
-// paused) tasks in creation order. Finished tasks stay in the store only.
-type State struct {
-	Header alice.Header
-	Tasks  []*alice.TaskState
-}
-
 // Change is one conversation's write. The store turns it into records,
 // index entries and counters, and commits them together.
 type Change struct {
@@ -72,11 +65,13 @@ type IdempotencyRecord struct {
 // Commit. Errors of a closed or failing store carry alice.EUnavailable; a
 // file system too full to write safely gives alice.EStorageFull.
 type ConversationStore interface {
-	Load(ctx context.Context, key alice.ConversationKey) (State, error)
+	// Load reads the conversation's header: all a conversation needs to
+	// wake. Its tasks are read one at a time, when a command needs one.
+	Load(ctx context.Context, key alice.ConversationKey) (alice.Header, error)
 	Commit(ctx context.Context, key alice.ConversationKey, c *Change) error
-	// FinishedTask reads a task record that is not in the loaded state
-	// (completed or cancelled), or an alice.ENotFound error.
-	FinishedTask(ctx context.Context, key alice.ConversationKey, id string) (*alice.TaskState, error)
+	// TaskRecord reads one of the conversation's tasks, or an
+	// alice.ENotFound error.
+	TaskRecord(ctx context.Context, key alice.ConversationKey, id string) (*alice.TaskState, error)
 	// OldestFinished lists the ids of the conversation's n oldest
 	// completed or cancelled tasks.
 	OldestFinished(ctx context.Context, key alice.ConversationKey, n int) ([]string, error)

@@ -26,6 +26,7 @@ import (
 	"github.com/alice-runtime/alice/llm"
 	"github.com/alice-runtime/alice/messenger/feishu"
 	"github.com/alice-runtime/alice/persistence/badgerstore"
+	"github.com/alice-runtime/alice/wire"
 )
 
 // Options are the knobs that are not part of the configuration file.
@@ -41,6 +42,9 @@ type Options struct {
 	// MaxConnsPerBot bounds open connections per listener; default 1,024.
 	// Connections beyond it wait in the kernel's accept queue.
 	MaxConnsPerBot int
+	// Executable is the alice binary agents are told to call the runtime
+	// back with (ALICE_RUNTIME_BIN); "" tells them none.
+	Executable string
 }
 
 // Server is a running runtime. Create it with New, run it with Serve, end it
@@ -84,8 +88,12 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 		opts.MaxConnsPerBot = 1024
 	}
 	s := &Server{cfg: cfg, log: opts.Logger, serveErr: make(chan error, len(cfg.Bots))}
+	listeners := make([]net.Listener, 0, len(cfg.Bots))
 	defer func() {
 		if err != nil {
+			for _, ln := range listeners {
+				ln.Close()
+			}
 			s.closeAll()
 		}
 	}()
@@ -104,25 +112,30 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	ids := alice.NewIDs(opts.Clock)
-	ac := opts.Actors
-	ac.Store, ac.Clock, ac.IDs, ac.Logger = s.store, opts.Clock, ids, opts.Logger
-	ac.Bots = map[string]actors.BotConfig{}
-	executors := map[string]automation.Bot{}
+	// The listeners are bound first: an agent is told the bound address.
 	for _, b := range cfg.Bots {
-		ac.Bots[b.ID] = botConfig(b, opts)
-		executors[b.ID] = automation.Bot{LLM: llmOf(b), Workflows: b.Workflows}
+		ln, err := net.Listen("tcp", b.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("bot %s: listen on %s: %w", b.ID, b.Addr, err)
+		}
+		listeners = append(listeners, ln)
 	}
-	ac.Executor = automation.New(executors)
+
+	ac := opts.Actors
+	ac.Store, ac.Clock, ac.IDs, ac.Logger = s.store, opts.Clock, alice.NewIDs(opts.Clock), opts.Logger
+	ac.Bots = map[string]actors.BotConfig{}
+	agents := map[string]automation.Bot{}
+	for i, b := range cfg.Bots {
+		ac.Bots[b.ID] = botConfig(b, opts)
+		agents[b.ID] = agentsOf(b, "http://"+listeners[i].Addr().String(), tokens[i], opts.Executable)
+	}
+	ac.Executor = automation.New(automation.Config{Bots: agents, Clock: opts.Clock})
 	if s.runtime, err = actors.New(ac); err != nil {
 		return nil, err
 	}
 
 	for i, b := range cfg.Bots {
-		ln, err := net.Listen("tcp", b.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("bot %s: listen on %s: %w", b.ID, b.Addr, err)
-		}
+		ln := listeners[i]
 		services := s.runtime.Bot(b.ID)
 		hosts := b.Hosts
 		if host, _, err := net.SplitHostPort(ln.Addr().String()); err == nil {
@@ -175,6 +188,20 @@ func botConfig(b config.Bot, opts Options) actors.BotConfig {
 		CatchUpWindow: b.CatchUpWindow,
 		TaskRetention: b.TaskRetention,
 		Outbox:        actors.OutboxLimits{MaxMessages: b.Outbox.MaxMessages, MaxAge: b.Outbox.MaxAge},
+
+		MaxConsecutiveFailures: b.MaxConsecutiveFailures,
+	}
+	if b.MaxConsecutiveFailures == 0 {
+		bc.MaxConsecutiveFailures = -1 // configured off
+	}
+	if b.LLM != nil {
+		bc.Agents = b.LLM.MaxConcurrency
+		// Every attempt, and a backoff of at most a minute between two.
+		bc.JobTimeout = time.Duration(b.LLM.Retries+1)*b.LLM.Timeout + time.Duration(b.LLM.Retries)*time.Minute
+		if len(b.Workflows) > 0 {
+			// A workflow may ask the agent once per step.
+			bc.JobTimeout *= time.Duration(maxSteps(b.Workflows))
+		}
 	}
 	if b.Feishu != nil {
 		bc.Messenger = feishu.New(feishu.Config{
@@ -248,9 +275,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // closeAll releases what New acquired when New fails half-way.
 func (s *Server) closeAll() {
-	for _, b := range s.bots {
-		b.listener.Close()
-	}
 	if s.runtime != nil {
 		s.runtime.Shutdown(context.Background())
 	}
@@ -268,14 +292,33 @@ func (s *Server) health() error {
 	return s.store.Health()
 }
 
-// llmOf returns the bot's LLM backend, bounded by its llm.timeout.
-func llmOf(b config.Bot) llm.Backend {
+func maxSteps(workflows map[string]config.Workflow) int {
+	n := 1
+	for _, w := range workflows {
+		n = max(n, len(w.Steps))
+	}
+	return n
+}
+
+// agentsOf is what the bot's LLM tasks and workflows run with: its agent,
+// each call bounded by llm.timeout, and what the agent is told about the
+// runtime so it can call back.
+func agentsOf(b config.Bot, baseURL, token, executable string) automation.Bot {
+	a := automation.Bot{Workflows: b.Workflows, Env: []string{wire.EnvBaseURL + "=" + baseURL, wire.EnvToken + "=" + token}}
+	if executable != "" {
+		a.Env = append(a.Env, wire.EnvBin+"="+executable)
+	}
 	switch {
 	case b.LLM == nil:
-		return nil
+		return a
 	case len(b.LLM.Command) > 0:
-		return llm.WithTimeout(llm.Command{Argv: b.LLM.Command}, b.LLM.Timeout)
+		a.LLM = llm.Command{Argv: b.LLM.Command, Dir: b.LLM.Workdir, Env: b.LLM.Env, Inherit: b.LLM.InheritEnv}
 	default:
-		return llm.WithTimeout(llm.OpenAI{BaseURL: b.LLM.OpenAI.BaseURL, APIKey: b.LLM.OpenAI.APIKey, Model: b.LLM.OpenAI.Model}, b.LLM.Timeout)
+		o := b.LLM.OpenAI
+		a.LLM = llm.NewOpenAI(llm.OpenAIConfig{BaseURL: o.BaseURL, APIKeyEnv: o.APIKeyEnv, Model: o.Model,
+			Organization: o.Organization, Project: o.Project})
 	}
+	a.LLM = llm.WithTimeout(a.LLM, b.LLM.Timeout)
+	a.Retries = b.LLM.Retries
+	return a
 }

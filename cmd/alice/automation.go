@@ -84,7 +84,7 @@ upstream Alice this runtime does not have (manage_mode, provider, model,
 			for _, f := range ignored {
 				fmt.Fprintf(s.c.stderr, "alice: warning: %s is not supported by this runtime; it was ignored\n", f)
 			}
-			task, err := s.client.CreateTask(s.ctx, alice.TaskCreate{Input: in})
+			task, err := s.client.CreateTask(s.ctx, alice.TaskCreate{Input: in, Origin: &conv})
 			if err != nil {
 				return err
 			}

@@ -166,10 +166,17 @@ func startAlice(t *testing.T, configPath string) *process {
 
 func (p *process) request(t *testing.T, method, path, body, conv string) (int, map[string]any) {
 	t.Helper()
+	return p.requestAs(t, method, path, body, map[string]string{"X-Alice-Receive-Id-Type": "chat_id", "X-Alice-Receive-Id": conv})
+}
+
+// requestAs sends a request with the test token and the given headers.
+func (p *process) requestAs(t *testing.T, method, path, body string, headers map[string]string) (int, map[string]any) {
+	t.Helper()
 	req, _ := http.NewRequest(method, p.base+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer durable-test-token-123")
-	req.Header.Set("X-Alice-Receive-Id-Type", "chat_id")
-	req.Header.Set("X-Alice-Receive-Id", conv)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -180,6 +187,16 @@ func (p *process) request(t *testing.T, method, path, body, conv string) (int, m
 		json.NewDecoder(resp.Body).Decode(&v)
 	}
 	return resp.StatusCode, v
+}
+
+// awaitFor polls cond until it holds, failing the test after limit.
+func awaitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+	}
 }
 
 // TestKill9AfterAnswerLosesNothing acknowledges writes, kills the process

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -19,12 +20,14 @@ import (
 
 // serveOptions are the flags of alice and alice serve.
 type serveOptions struct {
-	configPath, logLevel string
+	configPath, logLevel, cpuProfile string
 }
 
 func (o *serveOptions) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.configPath, "config", "", "YAML configuration `file` (default: one bot, no file needed)")
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	cmd.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the server stops (for benchmarks)")
+	cmd.Flags().MarkHidden("cpuprofile")
 }
 
 func newServeCmd(c cli) *cobra.Command {
@@ -48,11 +51,26 @@ func serve(cmd *cobra.Command, c cli, opts serveOptions) error {
 		return usageError{fmt.Errorf("--log-level: %q is not debug, info, warn or error", opts.logLevel)}
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: lvl}))
+	if opts.cpuProfile != "" {
+		f, err := os.Create(opts.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cfg, err := loadConfig(opts.configPath)
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(cfg, server.Options{Logger: logger})
+	// Agents call the runtime back with this very executable.
+	self, err := os.Executable()
+	if err != nil {
+		logger.Warn("agents will not be told where alice is (ALICE_RUNTIME_BIN)", "err", err)
+	}
+	srv, err := server.New(cfg, server.Options{Logger: logger, Executable: self})
 	if err != nil {
 		return err
 	}

@@ -154,8 +154,8 @@ func (c *checker) run() error {
 	}
 	for key, h := range headers {
 		for _, s := range alice.TaskStatuses() {
-			if h.Tasks[s] != counted[key][s] {
-				c.problem("conversation %s: its header counts %d %s tasks, it has %d", key, h.Tasks[s], s, counted[key][s])
+			if h.Tasks.Of(s) != counted[key][s] {
+				c.problem("conversation %s: its header counts %d %s tasks, it has %d", key, h.Tasks.Of(s), s, counted[key][s])
 			}
 		}
 	}

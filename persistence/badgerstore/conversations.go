@@ -12,44 +12,18 @@ import (
 	"github.com/alice-runtime/alice/persistence"
 )
 
-// Load reads the conversation's header and its active and paused tasks; a
-// conversation never written loads as the zero State.
-func (s *Store) Load(_ context.Context, key alice.ConversationKey) (persistence.State, error) {
-	var st persistence.State
+// Load reads the conversation's header; a conversation never written loads
+// as the zero Header.
+func (s *Store) Load(_ context.Context, key alice.ConversationKey) (alice.Header, error) {
+	var h alice.Header
 	err := s.db.View(func(txn *badger.Txn) error {
-		if _, err := getRecord(txn, convKey(famHeader, key), &st.Header); err != nil {
-			return err
-		}
-		var ids []string
-		for _, status := range []alice.TaskStatus{alice.TaskActive, alice.TaskPaused} {
-			prefix := convKey(famConvStatus, key, string(status))
-			err := scanKeys(txn, prefix, func(rest []byte) error {
-				id, _, err := readPart(rest)
-				ids = append(ids, id)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-		}
-		sortIDs(ids) // task ids sort by creation
-		for _, id := range ids {
-			ts := new(alice.TaskState)
-			found, err := getRecord(txn, convKey(famTask, key, id), ts)
-			if err != nil {
-				return err
-			}
-			if !found {
-				return errors.New("status index names task " + id + ", which has no record")
-			}
-			st.Tasks = append(st.Tasks, ts)
-		}
-		return nil
+		_, err := getRecord(txn, convKey(famHeader, key), &h)
+		return err
 	})
 	if err != nil {
-		return persistence.State{}, storeError("load conversation "+key.String(), err)
+		return alice.Header{}, storeError("load conversation "+key.String(), err)
 	}
-	return st, nil
+	return h, nil
 }
 
 // Commit implements persistence.ConversationStore through the group
@@ -72,7 +46,7 @@ func (s *Store) Commit(_ context.Context, key alice.ConversationKey, c *persiste
 // deltas it implies; deriving them here, from the same change, is what keeps
 // every index in step with its records.
 func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error) {
-	w := &write{}
+	w := &write{ops: make([]op, 0, 16)}
 	set := func(k, v []byte) { w.ops = append(w.ops, op{key: k, value: v}) }
 	del := func(k []byte) { w.ops = append(w.ops, op{key: k, delete: true}) }
 	due := func(kind persistence.DueKind, id string, was, now *time.Time) {
@@ -211,8 +185,8 @@ func sameDue(a, b *time.Time) bool {
 	return a.UnixMilli() == b.UnixMilli()
 }
 
-// FinishedTask implements persistence.ConversationStore.
-func (s *Store) FinishedTask(_ context.Context, key alice.ConversationKey, id string) (*alice.TaskState, error) {
+// TaskRecord implements persistence.ConversationStore.
+func (s *Store) TaskRecord(_ context.Context, key alice.ConversationKey, id string) (*alice.TaskState, error) {
 	ts := new(alice.TaskState)
 	var found bool
 	err := s.db.View(func(txn *badger.Txn) (err error) {

@@ -63,16 +63,13 @@ func newConv(t *testing.T, s *Store, key alice.ConversationKey) *conv {
 func (c *conv) put(ts ...*alice.TaskState) {
 	c.t.Helper()
 	h := c.header.Clone()
-	if h.Tasks == nil {
-		h.Tasks = map[alice.TaskStatus]int{}
-	}
 	ch := &persistence.Change{PrevHeader: &c.header, Header: &h}
 	for _, next := range ts {
 		prev := c.tasks[next.ID]
 		if prev != nil {
-			h.Tasks[prev.Status]--
+			h.Tasks.Add(prev.Status, -1)
 		}
-		h.Tasks[next.Status]++
+		h.Tasks.Add(next.Status, 1)
 		ch.Tasks = append(ch.Tasks, persistence.TaskWrite{Prev: prev, Next: next})
 	}
 	c.commit(ch)
@@ -85,7 +82,7 @@ func (c *conv) remove(id string) {
 	c.t.Helper()
 	prev := c.tasks[id]
 	h := c.header.Clone()
-	h.Tasks[prev.Status]--
+	h.Tasks.Add(prev.Status, -1)
 	c.commit(&persistence.Change{PrevHeader: &c.header, Header: &h, Tasks: []persistence.TaskWrite{{Prev: prev}}})
 	delete(c.tasks, id)
 }

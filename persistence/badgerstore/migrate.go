@@ -133,7 +133,7 @@ func migrateV1(db *badger.DB, log *slog.Logger) error {
 		if h := headers[k]; h != nil {
 			return h
 		}
-		h := &alice.Header{Tasks: map[alice.TaskStatus]int{}}
+		h := &alice.Header{}
 		headers[k] = h
 		return h
 	}
@@ -172,7 +172,7 @@ func migrateV1(db *badger.DB, log *slog.Logger) error {
 					end := ts.UpdatedAt.Add(alice.DefaultTaskRetention)
 					ts.Due = &end
 				}
-				h.Tasks[ts.Status]++
+				h.Tasks.Add(ts.Status, 1)
 				change.Tasks = append(change.Tasks, persistence.TaskWrite{Next: ts})
 				tasks++
 			}

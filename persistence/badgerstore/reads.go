@@ -137,12 +137,10 @@ func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice
 				return err
 			}
 			if f.Status == "" {
-				for _, n := range h.Tasks {
-					total += n
-				}
+				total = h.Tasks.Total()
 				return scanValues(txn, convKey(famTask, key), p.Offset, p.Limit, appendTask)
 			}
-			total = h.Tasks[f.Status]
+			total = h.Tasks.Of(f.Status)
 			var ids []string
 			i := 0
 			err := scanKeys(txn, convKey(famConvStatus, key, string(f.Status)), func(rest []byte) error {

@@ -55,9 +55,12 @@ func TestIndexesFollowTheRecords(t *testing.T) {
 	if err != nil || key != c.key || got.Status != alice.TaskCancelled {
 		t.Fatalf("Task = %+v %v %v", got, key, err)
 	}
-	st, err := s.Load(ctx, c.key)
-	if err != nil || len(st.Tasks) != 1 || st.Tasks[0].ID != "task_a" || st.Header.Tasks[alice.TaskCancelled] != 1 {
-		t.Fatalf("Load = %+v, %v; want only the live task_a, and the cancelled one counted", st, err)
+	h, err := s.Load(ctx, c.key)
+	if err != nil || h.Tasks.Active != 1 || h.Tasks.Cancelled != 1 {
+		t.Fatalf("Load = %+v, %v; want the live task_a and the cancelled one counted", h, err)
+	}
+	if ts, err := s.TaskRecord(ctx, c.key, "task_b"); err != nil || ts.Status != alice.TaskCancelled {
+		t.Fatalf("TaskRecord(task_b) = %+v, %v", ts, err)
 	}
 
 	// Runs go with their task.
@@ -206,7 +209,7 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 
 	free.Store(100 << 20)
 	h := c.header.Clone()
-	h.Tasks[alice.TaskActive]++
+	h.Tasks.Active++
 	err := s.Commit(ctx, c.key, &persistence.Change{PrevHeader: &c.header, Header: &h, Tasks: []persistence.TaskWrite{{Next: task(c.key, "task_b", alice.TaskActive, at(2))}}})
 	if alice.ErrorCode(err) != alice.EStorageFull || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "100.0 MiB free") {
 		t.Fatalf("write on a full disk: %v; want storage_full naming %s and the free space", err, dir)
@@ -272,28 +275,31 @@ func TestMigrateFormat1(t *testing.T) {
 		inFlight  = "task_01jhmk1sm0bkjcjnbkvayd71rc"
 	)
 	fixture := chat("oc_fixture")
-	st, err := s.Load(ctx, fixture)
+	h, err := s.Load(ctx, fixture)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := st.Header.Goal; g == nil || g.Description != "Fixture goal" || g.Status != alice.GoalPaused {
+	if g := h.Goal; g == nil || g.Description != "Fixture goal" || g.Status != alice.GoalPaused {
 		t.Fatalf("goal = %+v", g)
 	}
-	if len(st.Tasks) != 2 || st.Tasks[0].ID != hourly || st.Tasks[1].ID != inFlight {
-		t.Fatalf("live tasks = %+v; want the hourly and the in-flight one", st.Tasks)
+	if h.Tasks.Active != 2 || h.Tasks.Completed != 1 || h.Tasks.Cancelled != 1 || h.Messages != 3 {
+		t.Fatalf("header = %+v", h)
 	}
-	if h := st.Tasks[0]; h.RunCount != 2 || h.Recorded != 2 || !h.Due.Equal(time.Date(2025, 1, 15, 12, 0, 0, 0, time.UTC)) {
-		t.Fatalf("hourly task = %+v", h)
+	hr, err := s.TaskRecord(ctx, fixture, hourly)
+	if err != nil || hr.RunCount != 2 || hr.Recorded != 2 || !hr.Due.Equal(time.Date(2025, 1, 15, 12, 0, 0, 0, time.UTC)) {
+		t.Fatalf("hourly task = %+v, %v", hr, err)
 	}
 	// The occurrence that was running is due again at its own slot.
-	if f := st.Tasks[1]; !f.Due.Equal(time.Date(2025, 1, 15, 10, 30, 0, 0, time.UTC)) || !f.NextRunAt.Equal(*f.Due) {
-		t.Fatalf("in-flight task = %+v; want it due again at 10:30", f)
+	f, err := s.TaskRecord(ctx, fixture, inFlight)
+	if err != nil || !f.Due.Equal(time.Date(2025, 1, 15, 10, 30, 0, 0, time.UTC)) || !f.NextRunAt.Equal(*f.Due) {
+		t.Fatalf("in-flight task = %+v, %v; want it due again at 10:30", f, err)
 	}
-	if st.Header.Tasks[alice.TaskCompleted] != 1 || st.Header.Tasks[alice.TaskCancelled] != 1 || st.Header.Messages != 3 {
-		t.Fatalf("header = %+v", st.Header)
+	live, _, err := s.Tasks(ctx, "main", alice.TaskFilter{Status: alice.TaskActive, ScopeType: alice.ScopeChat, ScopeID: "oc_fixture"}, alice.Page{Limit: 10})
+	if err != nil || len(live) != 2 {
+		t.Fatalf("active tasks = %+v, %v; want the hourly and the in-flight one", live, err)
 	}
-	if u, _ := s.Load(ctx, alice.ConversationKey{Bot: "main", Scope: alice.Scope{Type: alice.ScopeUser, ID: "ou_fixture"}}); u.Header.Goal == nil || u.Header.Goal.Description != "User goal" {
-		t.Fatalf("user conversation = %+v", u.Header)
+	if u, _ := s.Load(ctx, alice.ConversationKey{Bot: "main", Scope: alice.Scope{Type: alice.ScopeUser, ID: "ou_fixture"}}); u.Goal == nil || u.Goal.Description != "User goal" {
+		t.Fatalf("user conversation = %+v", u)
 	}
 	if runs, n, _ := s.Runs(ctx, hourly, alice.Page{Limit: 10}); n != 2 || runs[1].ScheduledAt.Hour() != 11 || runs[1].MessageID == "" {
 		t.Fatalf("hourly runs = %+v", runs)
