@@ -47,18 +47,6 @@ type Goal struct {
 	PausedReason    string     `json:"paused_reason,omitempty"`
 }
 
-// Due is when the goal must wake its conversation: its next iteration or
-// its deadline, whichever comes first; nil when neither is set.
-func (g *Goal) Due() *time.Time {
-	switch {
-	case g.NextWakeAt == nil:
-		return g.DeadlineAt
-	case g.DeadlineAt == nil || g.NextWakeAt.Before(*g.DeadlineAt):
-		return g.NextWakeAt
-	}
-	return g.DeadlineAt
-}
-
 // GoalOp is one of the goal commands.
 type GoalOp string
 

@@ -14,6 +14,23 @@ type Header struct {
 	// OutboxDue is when the oldest outbox message passes the bot's age
 	// limit; the conversation is woken then to drop it.
 	OutboxDue *time.Time `json:"outbox_due,omitempty"`
+	// Loop is the goal loop's bookkeeping for the active goal.
+	Loop *GoalLoop `json:"loop,omitempty"`
+}
+
+// GoalLoop is what the goal loop keeps about the active goal besides the
+// goal itself.
+type GoalLoop struct {
+	// Origin is the context of the request that created the goal, which
+	// the goal's agent runs with.
+	Origin *Conversation `json:"origin,omitempty"`
+	// Fast counts the iterations in a row that were quick and ended with
+	// no positive delay; enough of them pause the goal.
+	Fast int `json:"fast,omitempty"`
+	// Failures counts the iterations in a row that failed.
+	Failures int `json:"failures,omitempty"`
+	// WaitedAt is when the goal was last delayed by a positive duration.
+	WaitedAt *time.Time `json:"waited_at,omitempty"`
 }
 
 // TaskCounts counts tasks by status. It is a struct, not a map, because the
@@ -59,7 +76,7 @@ func (c *TaskCounts) field(s TaskStatus) *int {
 
 // Empty reports whether h holds nothing worth storing.
 func (h *Header) Empty() bool {
-	return h.Goal == nil && h.Messages == 0 && h.OutboxDue == nil && h.Tasks == (TaskCounts{})
+	return h.Goal == nil && h.Loop == nil && h.Messages == 0 && h.OutboxDue == nil && h.Tasks == (TaskCounts{})
 }
 
 // Live is how many of the conversation's tasks count toward its cap: the
@@ -76,6 +93,10 @@ func (h Header) Clone() Header {
 	if h.Goal != nil {
 		g := *h.Goal
 		h.Goal = &g
+	}
+	if h.Loop != nil {
+		l := *h.Loop
+		h.Loop = &l
 	}
 	return h
 }

@@ -22,12 +22,14 @@ type deps struct {
 	log   *slog.Logger
 	hooks Hooks
 	bots  map[string]*BotConfig
-	// wake tells the timer service about a due time that may be earlier
-	// than the one it sleeps until.
-	wake func(at *time.Time)
+	// wrote tells the timer service about a due entry a commit wrote: it
+	// may be earlier than the time the service sleeps until, or rewrite an
+	// entry it delivered before.
+	wrote func(d persistence.Due)
 	// start hands an occurrence to the worker pool of its kind, or reports
-	// that the pool is full.
-	start func(j *job) bool
+	// that the pool is full; startIteration does so for a goal loop turn.
+	start          func(j *job) bool
+	startIteration func(it *iteration) bool
 	// jobs is the context every job's own derives from; Shutdown cancels it
 	// when the jobs outlast its deadline, which stops their agents.
 	jobs context.Context
@@ -52,6 +54,8 @@ type conversation struct {
 	// running holds the occurrences handed to a worker pool and not yet
 	// reported back, by task id.
 	running map[string]*job
+	// iteration is the goal loop's turn handed to a worker, if one is.
+	iteration *iteration
 }
 
 func newConversation(d *deps, key alice.ConversationKey) *conversation {
@@ -74,7 +78,7 @@ func (c *conversation) Receive(ctx actor.Context) {
 			h(c.key)
 		}
 	case passivate:
-		if len(c.running) > 0 {
+		if len(c.running) > 0 || c.iteration != nil {
 			// A worker will report back to this conversation; stopping now
 			// would strand the report.
 			ctx.Send(ctx.Parent(), passivateRefused{pid: ctx.Self()})
@@ -202,9 +206,14 @@ func (ch *change) commit() error {
 	}
 	if ch.dirty {
 		c.header = ch.header
-		c.d.wake(c.header.OutboxDue)
-		if c.header.Goal != nil {
-			c.d.wake(c.header.Goal.Due())
+		if at := c.header.OutboxDue; at != nil {
+			c.d.wrote(persistence.Due{At: *at, Key: c.key, Kind: persistence.DueOutbox})
+		}
+		if g := c.header.Goal; g != nil && g.NextWakeAt != nil {
+			c.d.wrote(persistence.Due{At: *g.NextWakeAt, Key: c.key, Kind: persistence.DueGoalWake})
+		}
+		if g := c.header.Goal; g != nil && g.DeadlineAt != nil {
+			c.d.wrote(persistence.Due{At: *g.DeadlineAt, Key: c.key, Kind: persistence.DueGoalDeadline})
 		}
 	}
 	for id, ts := range ch.tasks {
@@ -213,8 +222,8 @@ func (ch *change) commit() error {
 		} else {
 			c.tasks[id] = ts
 		}
-		if ts != nil {
-			c.d.wake(ts.Due)
+		if ts != nil && ts.Due != nil {
+			c.d.wrote(persistence.Due{At: *ts.Due, Key: c.key, Kind: persistence.DueTask, ID: id})
 		}
 	}
 	for _, f := range ch.after {

@@ -12,8 +12,9 @@ import (
 
 // goalCmd applies one goal command.
 type goalCmd struct {
-	cmd alice.GoalCommand
-	key string // the create's Idempotency-Key
+	cmd    alice.GoalCommand
+	key    string             // the create's Idempotency-Key
+	origin alice.Conversation // the create's conversation, for the goal's agent
 }
 
 func (g goalCmd) run(c *conversation) (any, error) {
@@ -24,6 +25,25 @@ func (g goalCmd) run(c *conversation) (any, error) {
 		}
 		ch.header.Goal = active
 		ch.touchHeader()
+		switch {
+		case active == nil:
+			ch.header.Loop = nil
+		case g.cmd.Op == alice.OpCreate:
+			origin := g.origin
+			origin.SourceMessageID = ""
+			ch.header.Loop = &alice.GoalLoop{Origin: &origin}
+		case g.cmd.Op == alice.OpResume && ch.header.Loop != nil:
+			ch.header.Loop.Fast, ch.header.Loop.Failures = 0, 0 // a fresh start
+		case g.cmd.Op == alice.OpDelay && g.cmd.Delay > 0:
+			if ch.header.Loop == nil {
+				ch.header.Loop = &alice.GoalLoop{}
+			}
+			now := c.now()
+			ch.header.Loop.WaitedAt = &now
+		}
+		if g.cmd.Op == alice.OpPause || g.cmd.Op == alice.OpDelete {
+			ch.after = append(ch.after, c.cancelIteration)
+		}
 		if g.cmd.Op == alice.OpDelay && g.cmd.Delay > 0 {
 			if err := c.notice(ch, fmt.Sprintf("The goal continues in %s: %s", alice.FormatDuration(g.cmd.Delay), g.cmd.Reason)); err != nil {
 				return nil, err
@@ -40,17 +60,27 @@ func (g goalCmd) run(c *conversation) (any, error) {
 	return g2, err
 }
 
-// goalDue is the timer service's delivery when the goal's next iteration or
-// its deadline comes.
-type goalDue struct{ at time.Time }
+// goalDue is the timer service's delivery when the goal's next turn or its
+// deadline comes.
+type goalDue struct {
+	at       time.Time
+	deadline bool
+}
 
 func (d goalDue) run(c *conversation) (any, error) {
 	g := c.header.Goal
-	if g == nil || g.Due() == nil || g.Due().UnixMilli() != d.at.UnixMilli() {
+	if g == nil {
+		return dueStale, nil
+	}
+	due := g.NextWakeAt
+	if d.deadline {
+		due = g.DeadlineAt
+	}
+	if due == nil || due.UnixMilli() != d.at.UnixMilli() {
 		return dueStale, nil
 	}
 	now := c.now()
-	if g.Due().After(now) {
+	if due.After(now) {
 		return dueEarly, nil
 	}
 	if g.DeadlineAt != nil && !g.DeadlineAt.After(now) {
@@ -59,26 +89,15 @@ func (d goalDue) run(c *conversation) (any, error) {
 		if err != nil {
 			return dueStale, err
 		}
-		ch.header.Goal = nil
+		ch.header.Goal, ch.header.Loop = nil, nil
 		ch.touchHeader()
+		ch.after = append(ch.after, c.cancelIteration)
 		if err := c.notice(ch, fmt.Sprintf("The goal %q timed out: its deadline (%s) passed before it was completed.", shown.Description, g.DeadlineAt.Format(time.RFC3339))); err != nil {
 			return dueStale, err
 		}
 		return dueStarted, ch.commit()
 	}
-	return c.iterate(g, now)
-}
-
-// iterate runs the goal loop's next iteration when its wake has come. A bot
-// without the goal loop has nothing to run: the wake (set by a delay) is
-// cleared so that it does not come again.
-func (c *conversation) iterate(g *alice.Goal, now time.Time) (any, error) {
-	next := *g
-	next.NextWakeAt = nil
-	ch := c.begin()
-	ch.header.Goal = &next
-	ch.touchHeader()
-	return dueStarted, ch.commit()
+	return c.startIteration(g, now)
 }
 
 // notice tells the conversation what the runtime did on its own (a goal

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 // produces through x.Send. Its report stands whether it succeeded or not.
 type Executor interface {
 	Execute(ctx context.Context, x Execution) (Report, error)
+	// Iterate runs one turn of the goal loop: it asks the agent to carry
+	// the goal on and delivers the reply.
+	Iterate(ctx context.Context, x GoalIteration) (Report, error)
 }
 
 // Execution is one occurrence handed to the Executor.
@@ -145,7 +149,15 @@ type jobRunner struct {
 	clock    alice.Clock
 	ids      *alice.IDs
 	timeout  time.Duration
-	report   func(j *job, res result)
+	// report brings a finished job back to its conversation.
+	report func(key alice.ConversationKey, cmd command, what string)
+}
+
+func (r *jobRunner) timeoutOf(bot *BotConfig) time.Duration {
+	if bot.JobTimeout > 0 {
+		return bot.JobTimeout
+	}
+	return r.timeout
 }
 
 func (r *jobRunner) run(j *job) {
@@ -153,12 +165,8 @@ func (r *jobRunner) run(j *job) {
 	if j.ctx.Err() != nil {
 		res.notStarted = true
 	} else {
-		timeout := r.timeout
-		if j.bot.JobTimeout > 0 {
-			timeout = j.bot.JobTimeout
-		}
-		ctx, cancel := context.WithTimeout(j.ctx, timeout)
-		send := r.sender(j, &res)
+		ctx, cancel := context.WithTimeout(j.ctx, r.timeoutOf(j.bot))
+		send := r.sender(j.bot, j.conversation, "occurrence/"+j.occ.ID, &res)
 		if j.task.Action == alice.ActionSendText {
 			res.messageID, res.err = send(ctx, alice.Outgoing{Kind: alice.KindText, Text: j.task.Text}, "")
 		} else {
@@ -176,27 +184,53 @@ func (r *jobRunner) run(j *job) {
 	if context.Cause(j.ctx) == errShuttingDown {
 		return // stopped by Shutdown: unrecorded, it runs again after the restart
 	}
-	r.report(j, res)
+	r.report(j.conv, jobDone{job: j, res: res}, "occurrence "+j.occ.ID)
 }
 
-// sender delivers an occurrence's messages: into the result, for the
-// conversation to commit with the run, when the bot's messenger is the
-// local outbox; through the chat platform otherwise, under a dedupe key of
-// the occurrence and step, which no request's Idempotency-Key can name.
-func (r *jobRunner) sender(j *job, res *result) Sender {
+// iterate runs a goal loop turn. Like an occurrence, a turn cut short by a
+// crash or a shutdown is not recorded and runs again, under the same number
+// and so the same dedupe key for its reply.
+func (r *jobRunner) iterate(it *iteration) {
+	res := result{attempts: 1}
+	if it.ctx.Err() != nil {
+		res.notStarted = true
+	} else {
+		ctx, cancel := context.WithTimeout(it.ctx, r.timeoutOf(it.bot))
+		x := it.x
+		x.Send = r.sender(it.bot, x.Conversation, fmt.Sprintf("goal/%s/%d", x.Goal.ID, x.Goal.Iterations+1), &res)
+		var rep Report
+		rep, res.err = r.executor.Iterate(ctx, x)
+		res.messageID, res.log = rep.MessageID, rep.Attempts
+		cancel()
+	}
+	res.finishedAt = r.clock.Now()
+	if context.Cause(it.ctx) == errShuttingDown {
+		return
+	}
+	r.report(it.conv, iterationDone{it: it, res: res}, fmt.Sprintf("goal %s turn %d", it.x.Goal.ID, it.x.Goal.Iterations+1))
+}
+
+// sender delivers a job's messages: into the result, for the conversation
+// to commit with the job's record, when the bot's messenger is the local
+// outbox; through the chat platform otherwise, under a dedupe key of the
+// job (prefix) and step, which no request's Idempotency-Key can name.
+func (r *jobRunner) sender(bot *BotConfig, to alice.Conversation, prefix string, res *result) Sender {
 	return func(ctx context.Context, m alice.Outgoing, step string) (string, error) {
-		if j.bot.Messenger == nil {
+		if bot.Messenger == nil {
 			stored := m.Stored(r.ids.New("om_"), r.clock.Now())
 			res.staged = append(res.staged, staged{message: stored, content: m.Data})
 			return stored.ID, nil
 		}
-		return j.bot.Messenger.Send(ctx, messenger.TargetFor(j.conversation), m, "occurrence/"+j.occ.ID+"/"+step)
+		return bot.Messenger.Send(ctx, messenger.TargetFor(to), m, prefix+"/"+step)
 	}
 }
 
 // noExecutor is the Executor of a runtime configured without one.
 type noExecutor struct{}
 
-func (noExecutor) Execute(context.Context, Execution) (Report, error) {
-	return Report{}, errors.New("this runtime has no executor for LLM tasks and workflows")
+var errNoExecutor = errors.New("this runtime has no executor for agents")
+
+func (noExecutor) Execute(context.Context, Execution) (Report, error) { return Report{}, errNoExecutor }
+func (noExecutor) Iterate(context.Context, GoalIteration) (Report, error) {
+	return Report{}, errNoExecutor
 }

@@ -199,7 +199,7 @@ func New(cfg Config) (*Runtime, error) {
 	rt.stopJobs = stopJobs
 	d := &deps{
 		store: cfg.Store, clock: cfg.Clock, ids: cfg.IDs, log: logger, hooks: cfg.Hooks, bots: bots,
-		wake: rt.timers.wake, start: rt.start, notify: rt.notify, jobs: jobs,
+		wrote: rt.timers.wrote, start: rt.start, startIteration: rt.startIteration, notify: rt.notify, jobs: jobs,
 	}
 
 	// A shard that panics must keep its children and its buffers: the
@@ -247,6 +247,8 @@ func (rt *Runtime) deliverDue(ctx context.Context, d persistence.Due) (dueAnswer
 		cmd = taskDue{id: d.ID, at: d.At}
 	case persistence.DueOutbox:
 		cmd = outboxDue{at: d.At}
+	case persistence.DueGoalDeadline:
+		cmd = goalDue{at: d.At, deadline: true}
 	default:
 		cmd = goalDue{at: d.At}
 	}
@@ -265,6 +267,12 @@ func (rt *Runtime) start(j *job) bool {
 		}
 	}
 	return p.offer(func() { rt.jobs.run(j) })
+}
+
+// startIteration offers a goal loop turn to the bot's agents.
+func (rt *Runtime) startIteration(it *iteration) bool {
+	p := rt.agents[it.conv.Bot]
+	return p != nil && p.offer(func() { rt.jobs.iterate(it) })
 }
 
 // notify sends a runtime notice through the bot's platform on the send
@@ -287,17 +295,17 @@ func (rt *Runtime) notify(key alice.ConversationKey, m alice.Outgoing, dedupeKey
 	}
 }
 
-// report delivers a finished job to its conversation, activating it if
-// needed. If it cannot be delivered (the runtime is stopping), the
-// occurrence stays unrecorded and runs again after the restart.
-func (rt *Runtime) report(j *job, res result) {
+// report delivers a finished job (cmd) to its conversation, activating it
+// if needed. If it cannot be delivered (the runtime is stopping), the job
+// stays unrecorded and runs again after the restart.
+func (rt *Runtime) report(key alice.ConversationKey, cmd command, what string) {
 	for attempt := range 5 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := rt.internal(ctx, j.conv, jobDone{job: j, res: res})
+		_, err := rt.internal(ctx, key, cmd)
 		cancel()
 		if err == nil || alice.ErrorCode(err) != alice.EUnavailable {
 			if err != nil {
-				rt.cfg.Logger.Error("recording an occurrence failed", "task", j.task.ID, "occurrence", j.occ.ID, "err", err)
+				rt.cfg.Logger.Error("recording a finished job failed", "job", what, "conversation", key.String(), "err", err)
 			}
 			return
 		}
@@ -306,7 +314,7 @@ func (rt *Runtime) report(j *job, res result) {
 		}
 		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
 	}
-	rt.cfg.Logger.Warn("occurrence result not recorded; it runs again after a restart", "task", j.task.ID, "occurrence", j.occ.ID)
+	rt.cfg.Logger.Warn("a finished job was not recorded; it runs again after a restart", "job", what, "conversation", key.String())
 }
 
 // jobStopGrace is how long Shutdown waits, after its deadline, for the

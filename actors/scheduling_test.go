@@ -27,6 +27,9 @@ type recorder struct {
 	fail  error
 	// stopped counts the calls whose context ended while they waited.
 	stopped int
+	// turns are the goal turns asked for; turn, when set, plays the agent.
+	turns []GoalIteration
+	turn  func(ctx context.Context, x GoalIteration) (string, error)
 }
 
 func newRecorder() *recorder { return &recorder{calls: map[string]int{}} }
@@ -52,6 +55,31 @@ func (r *recorder) Execute(ctx context.Context, x Execution) (Report, error) {
 	}
 	id, err := x.Send(ctx, alice.Outgoing{Kind: alice.KindText, Text: "reply to " + x.Task.Prompt}, "")
 	return Report{MessageID: id, Attempts: []alice.Attempt{{StartedAt: x.Occurrence.StartedAt}}}, err
+}
+
+// Iterate runs a goal turn: turn, when set, says what the agent does (and
+// may act on the goal meanwhile); else it replies "turn N".
+func (r *recorder) Iterate(ctx context.Context, x GoalIteration) (Report, error) {
+	r.mu.Lock()
+	r.turns = append(r.turns, x)
+	turn := r.turn
+	r.mu.Unlock()
+	reply := fmt.Sprintf("turn %d", x.Goal.Iterations+1)
+	var err error
+	if turn != nil {
+		reply, err = turn(ctx, x)
+	}
+	if err != nil {
+		return Report{Attempts: []alice.Attempt{{StartedAt: x.Now, Status: "exit 1", Error: err.Error()}}}, err
+	}
+	id, err := x.Send(ctx, alice.Outgoing{Kind: alice.KindText, Text: reply}, "")
+	return Report{MessageID: id}, err
+}
+
+func (r *recorder) goalTurns() []GoalIteration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]GoalIteration(nil), r.turns...)
 }
 
 func (r *recorder) failWith(err error) {

@@ -59,7 +59,7 @@ func (s *Service) CreateGoal(ctx context.Context, conv alice.Conversation, req a
 		}
 	}
 	cmd := alice.GoalCommand{Op: alice.OpCreate, Description: req.Description, DeadlineIn: req.DeadlineIn}
-	return s.goal(ctx, conv, goalCmd{cmd: cmd, key: req.IdempotencyKey})
+	return s.goal(ctx, conv, goalCmd{cmd: cmd, key: req.IdempotencyKey, origin: conv})
 }
 
 // PauseGoal implements alice.GoalService.

@@ -44,8 +44,9 @@ type dueID struct {
 // delivery is the timer's record of an entry it has delivered: the entry
 // stays in the index until its conversation commits what became of it.
 type delivery struct {
-	underway bool      // being delivered now
-	again    time.Time // wall clock: deliver again after this
+	underway  bool      // being delivered now
+	again     time.Time // wall clock: deliver again after this
+	rewritten bool      // its conversation wrote the entry anew meanwhile
 }
 
 const (
@@ -78,6 +79,24 @@ func (t *timers) shutdown() {
 	for range maxSending {
 		t.sends <- struct{}{}
 	}
+}
+
+// wrote learns of a due entry a conversation committed. An entry written
+// anew under the key of one delivered before (a goal's next turn at the
+// same millisecond as its last) is new work: the earlier delivery's answer
+// no longer holds it back.
+func (t *timers) wrote(d persistence.Due) {
+	id := dueID{key: d.Key, kind: d.Kind, id: d.ID, at: d.At.UnixMilli()}
+	t.mu.Lock()
+	if dl := t.inflight[id]; dl != nil {
+		if dl.underway {
+			dl.rewritten = true
+		} else {
+			delete(t.inflight, id)
+		}
+	}
+	t.mu.Unlock()
+	t.wake(&d.At)
 }
 
 // wake makes the loop scan now if at is earlier than its planned scan.
@@ -202,6 +221,9 @@ func (t *timers) send(ctx context.Context, d persistence.Due, dl *delivery, star
 		again = time.Now().Add(max(d.At.Sub(t.clock.Now()), time.Millisecond))
 	}
 	t.mu.Lock()
+	if dl.rewritten {
+		again, dl.rewritten = time.Now(), false
+	}
 	dl.underway, dl.again = false, again
 	t.mu.Unlock()
 	if at := t.clock.Now().Add(time.Until(again)); again.Sub(time.Now()) < t.retry {

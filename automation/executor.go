@@ -29,6 +29,9 @@ type Bot struct {
 	// NAME=value: the API's base URL and token and this executable, so the
 	// agent's own skills can call back.
 	Env []string
+	// GoalPrompt renders a goal loop turn's prompt from
+	// config.GoalPromptData; nil uses DefaultGoalPrompt.
+	GoalPrompt *template.Template
 }
 
 // Config configures an Executor.
@@ -95,8 +98,30 @@ func (e *Executor) Execute(ctx context.Context, x actors.Execution) (actors.Repo
 	if !ok {
 		return actors.Report{}, fmt.Errorf("bot %s is not configured", x.Bot)
 	}
-	r := &run{e: e, bot: bot, x: x}
+	r := &run{e: e, bot: bot, x: x, send: x.Send, conv: x.Conversation,
+		env: []string{"ALICE_TASK_ID=" + x.Task.ID, "ALICE_OCCURRENCE_ID=" + x.Occurrence.ID}}
 	err := r.execute(ctx)
+	return r.report, err
+}
+
+// Iterate runs one turn of the goal loop: the agent gets the rendered goal
+// prompt and the conversation's environment, and its reply goes to the
+// conversation.
+func (e *Executor) Iterate(ctx context.Context, x actors.GoalIteration) (actors.Report, error) {
+	bot, ok := e.cfg.Bots[x.Bot]
+	if !ok {
+		return actors.Report{}, fmt.Errorf("bot %s is not configured", x.Bot)
+	}
+	prompt, err := goalPrompt(bot.GoalPrompt, x.Goal, x.Now)
+	if err != nil {
+		return actors.Report{}, err
+	}
+	r := &run{e: e, bot: bot, send: x.Send, conv: x.Conversation,
+		env: []string{"ALICE_GOAL_ID=" + x.Goal.ID, "ALICE_GOAL_ITERATION=" + strconv.Itoa(x.Goal.Iterations+1)}}
+	reply, err := r.complete(ctx, prompt)
+	if err == nil {
+		err = r.deliver(ctx, reply, "")
+	}
 	return r.report, err
 }
 
@@ -104,20 +129,23 @@ func (e *Executor) Execute(ctx context.Context, x actors.Execution) (actors.Repo
 type run struct {
 	e      *Executor
 	bot    Bot
-	x      actors.Execution
+	x      actors.Execution // a task's occurrence; zero for a goal turn
+	send   actors.Sender
+	conv   alice.Conversation
+	env    []string // what the agent is told about its job
 	report actors.Report
 }
 
 func (r *run) execute(ctx context.Context) error {
 	switch r.x.Task.Action {
 	case alice.ActionSendText:
-		return r.send(ctx, r.x.Task.Text, "")
+		return r.deliver(ctx, r.x.Task.Text, "")
 	case alice.ActionRunLLM:
 		reply, err := r.complete(ctx, r.x.Task.Prompt)
 		if err != nil {
 			return err
 		}
-		return r.send(ctx, reply, "")
+		return r.deliver(ctx, reply, "")
 	case alice.ActionRunWorkflow:
 		return r.workflow(ctx)
 	default:
@@ -125,8 +153,8 @@ func (r *run) execute(ctx context.Context) error {
 	}
 }
 
-func (r *run) send(ctx context.Context, text, step string) error {
-	id, err := r.x.Send(ctx, alice.Outgoing{Kind: alice.KindText, Text: text}, step)
+func (r *run) deliver(ctx context.Context, text, step string) error {
+	id, err := r.send(ctx, alice.Outgoing{Kind: alice.KindText, Text: text}, step)
 	if err == nil {
 		r.report.MessageID = id
 	}
@@ -140,7 +168,7 @@ func (r *run) complete(ctx context.Context, prompt string) (string, error) {
 	if r.bot.LLM == nil {
 		return "", fmt.Errorf("the bot has no LLM backend configured")
 	}
-	req := llm.Request{Prompt: prompt, Env: r.env()}
+	req := llm.Request{Prompt: prompt, Env: r.environ()}
 	for n := 0; ; n++ {
 		start := r.e.cfg.Clock.Now()
 		reply, err := r.bot.LLM.Complete(ctx, req)
@@ -166,12 +194,12 @@ func (r *run) complete(ctx context.Context, prompt string) (string, error) {
 	}
 }
 
-// env tells the agent which conversation it serves, how to call the
-// runtime back, and which occurrence it is.
-func (r *run) env() []string {
+// environ tells the agent how to call the runtime back, which
+// conversation it serves and which job it does.
+func (r *run) environ() []string {
 	env := append([]string(nil), r.bot.Env...)
-	env = append(env, wire.ConversationEnv(r.x.Conversation)...)
-	return append(env, "ALICE_TASK_ID="+r.x.Task.ID, "ALICE_OCCURRENCE_ID="+r.x.Occurrence.ID)
+	env = append(env, wire.ConversationEnv(r.conv)...)
+	return append(env, r.env...)
 }
 
 // workflow runs the steps in order. Each step's template sees the task's
@@ -199,7 +227,7 @@ func (r *run) workflow(ctx context.Context) error {
 			if out, err = r.complete(ctx, text); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
-		} else if err := r.send(ctx, text, strconv.Itoa(i)); err != nil {
+		} else if err := r.deliver(ctx, text, strconv.Itoa(i)); err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
 		data.Previous = out

@@ -43,6 +43,7 @@ const (
 	DefaultDataDir       = "alice-data"
 	maxConfigBytes       = 1 << 20
 	maxWorkflowSteps     = 32
+	maxSocketPath        = 107 // sun_path holds 108 bytes with the final NUL
 )
 
 // Config is a validated configuration.
@@ -59,7 +60,8 @@ type Config struct {
 // Bot is one bot's validated settings.
 type Bot struct {
 	ID                 string
-	Addr               string // host:port of its HTTP listener
+	Addr               string // host:port of its HTTP listener; "" for none (Socket only)
+	Socket             string // path of its unix socket listener; "" for none
 	AllowRemote        bool
 	Hosts              []string // names the API answers to besides loopback ones
 	Token              string   // configured token; "" means generated (see Token)
@@ -260,6 +262,7 @@ type file struct {
 
 type botFile struct {
 	Addr        string          `yaml:"runtime_http_addr"`
+	Socket      string          `yaml:"runtime_socket"`
 	AllowRemote bool            `yaml:"runtime_http_allow_remote"`
 	Hosts       []string        `yaml:"runtime_http_hosts"`
 	Token       string          `yaml:"runtime_http_token"`
@@ -371,7 +374,13 @@ func build(f file, baseDir string) (*Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, port, _ := net.SplitHostPort(b.Addr); port != "0" {
+		if b.Socket != "" {
+			if other, ok := addrs[b.Socket]; ok {
+				return nil, fmt.Errorf("bots.%s.runtime_socket: %s is already used by bot %s", id, b.Socket, other)
+			}
+			addrs[b.Socket] = id
+		}
+		if _, port, _ := net.SplitHostPort(b.Addr); b.Addr != "" && port != "0" {
 			if other, ok := addrs[b.Addr]; ok {
 				return nil, fmt.Errorf("bots.%s.runtime_http_addr: %s is already used by bot %s", id, b.Addr, other)
 			}
@@ -406,11 +415,22 @@ func buildBot(id string, index int, f botFile, zone *time.Location, baseDir stri
 
 		MaxConsecutiveFailures: DefaultMaxFailures,
 	}
-	if b.Addr == "" {
+	if f.Socket != "" {
+		// A socket alone, unless an address is configured too.
+		b.Socket = f.Socket
+		if !filepath.IsAbs(b.Socket) && baseDir != "" {
+			b.Socket = filepath.Join(baseDir, b.Socket)
+		}
+		if len(b.Socket) > maxSocketPath {
+			return Bot{}, fmt.Errorf("%s.runtime_socket: %s is longer than the %d bytes a unix socket path may have", key, b.Socket, maxSocketPath)
+		}
+	} else if b.Addr == "" {
 		b.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(DefaultBasePort+index))
 	}
-	if err := checkAddr(b.Addr, b.AllowRemote); err != nil {
-		return Bot{}, fmt.Errorf("%s.runtime_http_addr: %w", key, err)
+	if b.Addr != "" {
+		if err := checkAddr(b.Addr, b.AllowRemote); err != nil {
+			return Bot{}, fmt.Errorf("%s.runtime_http_addr: %w", key, err)
+		}
 	}
 	if b.Token != "" {
 		if err := checkToken(b.Token); err != nil {
@@ -657,10 +677,16 @@ func buildGoal(key string, f botFile, haveLLM bool) (Goal, error) {
 		if err != nil {
 			return Goal{}, fmt.Errorf("%s.prompt: %w", key, err)
 		}
-		// Execute it once now, so that a field that does not exist fails at
-		// start rather than at the first iteration.
-		if err := t.Execute(io.Discard, GoalPromptData{Objective: "x", Now: time.Now(), Iteration: 1}); err != nil {
+		// Execute it now, for a goal with a deadline and one without, so
+		// that a field that does not exist fails at start rather than at
+		// the first iteration.
+		now := time.Now()
+		deadline := now.Add(time.Hour)
+		if err := t.Execute(io.Discard, GoalPromptData{Objective: "x", Now: now, Deadline: &deadline, Remaining: time.Hour, Iteration: 1}); err != nil {
 			return Goal{}, fmt.Errorf("%s.prompt: %w", key, err)
+		}
+		if err := t.Execute(io.Discard, GoalPromptData{Objective: "x", Now: now, Iteration: 1}); err != nil {
+			return Goal{}, fmt.Errorf("%s.prompt: fails for a goal without a deadline (guard it with {{if .Deadline}}): %w", key, err)
 		}
 		g.Prompt = t
 	}

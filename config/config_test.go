@@ -139,6 +139,13 @@ func TestParseRefusesNamingTheKey(t *testing.T) {
 		{"llm openai with env", "bots: {a: {llm: {openai: {base_url: 'http://x', model: m}, env: {A: b}}}}", "bots.a.llm: workdir, env and inherit_env are for a command"},
 		{"llm openai key variable", "bots: {a: {llm: {openai: {base_url: 'http://x', model: m, api_key_env: 'not a name'}}}}", "bots.a.llm.openai.api_key_env"},
 		{"failures", "bots: {a: {max_consecutive_failures: -1}}", "bots.a.max_consecutive_failures"},
+		{"socket path too long", "bots: {a: {runtime_socket: /" + strings.Repeat("s", 120) + "}}", "bots.a.runtime_socket"},
+		{"shared socket", "bots: {a: {runtime_socket: /tmp/x.sock}, b: {runtime_socket: /tmp/x.sock}}", "bots.b.runtime_socket: /tmp/x.sock is already used by bot a"},
+		{"goal loop without llm", "bots: {a: {goal: {loop: true}}}", "bots.a.goal.loop: the goal loop runs the bot's agent"},
+		{"goal deadline", "bots: {a: {goal: {default_deadline: -1h}}}", "bots.a.goal.default_deadline"},
+		{"goal prompt syntax", "bots: {a: {llm: {command: [x]}, goal: {prompt: '{{.Objective'}}}", "bots.a.goal.prompt"},
+		{"goal prompt field", "bots: {a: {llm: {command: [x]}, goal: {prompt: '{{.Aim}}'}}}", "bots.a.goal.prompt"},
+		{"goal prompt needs a deadline", "bots: {a: {llm: {command: [x]}, goal: {prompt: '{{.Deadline.Format \"15:04\"}}'}}}", "guard it with {{if .Deadline}}"},
 		{"workflow bad template", "bots: {a: {workflows: {w: {steps: [{send_text: '{{.Input'}]}}}}", "bots.a.workflows.w.steps[0].send_text"},
 		{"outbox keeps nothing", "bots: {a: {outbox: {max_messages: 0}}}", "bots.a.outbox.max_messages"},
 		{"outbox negative age", "bots: {a: {outbox: {max_age: -1h}}}", "bots.a.outbox.max_age"},
@@ -238,5 +245,42 @@ func TestAgentDefaults(t *testing.T) {
 	if l := b.LLM; l.Retries != DefaultLLMRetries || l.MaxConcurrency != DefaultAgents || l.Timeout != DefaultLLMTimeout ||
 		l.InheritEnv != nil || l.Workdir != "" || b.MaxConsecutiveFailures != DefaultMaxFailures || !b.Goal.Loop {
 		t.Fatalf("bot = %+v, llm = %+v", b, l)
+	}
+}
+
+func TestGoalPrompt(t *testing.T) {
+	c, err := Parse([]byte(`bots: {a: {llm: {command: [x]}, goal: {default_deadline: 48h, prompt: "Turn {{.Iteration}}: {{.Objective}}{{if .Deadline}} by {{.Deadline.Format \"2006-01-02\"}}{{end}}"}}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := c.Bots[0].Goal
+	var sb strings.Builder
+	deadline := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	if err := g.Prompt.Execute(&sb, GoalPromptData{Objective: "ship", Iteration: 3, Deadline: &deadline}); err != nil {
+		t.Fatal(err)
+	}
+	if !g.Loop || g.DefaultDeadline != 48*time.Hour || sb.String() != "Turn 3: ship by 2026-01-02" {
+		t.Fatalf("goal = %+v, prompt renders %q", g, sb.String())
+	}
+}
+
+func TestSocketListeners(t *testing.T) {
+	c, err := Parse([]byte(`bots:
+  a: {runtime_socket: run/a.sock}
+  b: {runtime_socket: /tmp/b.sock, runtime_http_addr: "127.0.0.1:9100"}
+  c: {}
+`), "/srv/alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, cc := c.Bots[0], c.Bots[1], c.Bots[2]
+	if a.Socket != "/srv/alice/run/a.sock" || a.Addr != "" {
+		t.Errorf("socket alone: %+v", a)
+	}
+	if b.Socket != "/tmp/b.sock" || b.Addr != "127.0.0.1:9100" {
+		t.Errorf("socket and TCP: %+v", b)
+	}
+	if cc.Socket != "" || cc.Addr != "127.0.0.1:7333" {
+		t.Errorf("TCP alone: %+v", cc)
 	}
 }

@@ -115,7 +115,7 @@ func (c Command) Complete(ctx context.Context, req Request) (string, error) {
 	stdout := &limitedBuffer{max: maxReplyBytes}
 	stderr := &tailBuffer{max: stderrTail}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	var kill *time.Timer
 	var mu sync.Mutex
 	cmd.Cancel = func() error {

@@ -109,7 +109,11 @@ type DueKind string
 const (
 	DueTask   DueKind = "task"   // a task's occurrence, or the end of a finished task's retention
 	DueOutbox DueKind = "outbox" // the oldest outbox message reaches the age limit
-	DueGoal   DueKind = "goal"   // the goal's next iteration or its deadline
+	// The goal's next turn, and its deadline: two entries, so that a turn
+	// under way (its wake stays due until it is recorded) cannot hold
+	// back the deadline.
+	DueGoalWake     DueKind = "goal_wake"
+	DueGoalDeadline DueKind = "goal_deadline"
 )
 
 // Due is one entry of the due-time index.

@@ -63,15 +63,25 @@ type Server struct {
 
 type bot struct {
 	BotInfo
-	listener net.Listener
-	http     *http.Server
+	listeners []net.Listener // TCP, unix socket, or both
+	http      *http.Server
 }
 
 // BotInfo tells where a bot listens and with which token.
 type BotInfo struct {
-	ID    string
-	Addr  string // the bound address (a configured port 0 is resolved)
-	Token string
+	ID     string
+	Addr   string // the bound TCP address (a configured port 0 is resolved); "" for none
+	Socket string // the unix socket's path; "" for none
+	Token  string
+}
+
+// URL is the base URL a client reaches the bot at: its TCP address if it
+// has one, else its socket.
+func (b BotInfo) URL() string {
+	if b.Addr != "" {
+		return "http://" + b.Addr
+	}
+	return "unix://" + b.Socket
 }
 
 // New opens the store, starts the actor runtime and binds every bot's
@@ -87,12 +97,12 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	if opts.MaxConnsPerBot <= 0 {
 		opts.MaxConnsPerBot = 1024
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, serveErr: make(chan error, len(cfg.Bots))}
-	listeners := make([]net.Listener, 0, len(cfg.Bots))
+	s := &Server{cfg: cfg, log: opts.Logger, serveErr: make(chan error, 2*len(cfg.Bots))}
+	listeners := make([]botListeners, len(cfg.Bots))
 	defer func() {
 		if err != nil {
-			for _, ln := range listeners {
-				ln.Close()
+			for _, l := range listeners {
+				l.close()
 			}
 			s.closeAll()
 		}
@@ -113,12 +123,10 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	// The listeners are bound first: an agent is told the bound address.
-	for _, b := range cfg.Bots {
-		ln, err := net.Listen("tcp", b.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("bot %s: listen on %s: %w", b.ID, b.Addr, err)
+	for i, b := range cfg.Bots {
+		if listeners[i], err = listen(b); err != nil {
+			return nil, fmt.Errorf("bot %s: %w", b.ID, err)
 		}
-		listeners = append(listeners, ln)
 	}
 
 	ac := opts.Actors
@@ -127,7 +135,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	agents := map[string]automation.Bot{}
 	for i, b := range cfg.Bots {
 		ac.Bots[b.ID] = botConfig(b, opts)
-		agents[b.ID] = agentsOf(b, "http://"+listeners[i].Addr().String(), tokens[i], opts.Executable)
+		agents[b.ID] = agentsOf(b, listeners[i].url(), tokens[i], opts.Executable)
 	}
 	ac.Executor = automation.New(automation.Config{Bots: agents, Clock: opts.Clock})
 	if s.runtime, err = actors.New(ac); err != nil {
@@ -135,11 +143,13 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	}
 
 	for i, b := range cfg.Bots {
-		ln := listeners[i]
+		l := listeners[i]
 		services := s.runtime.Bot(b.ID)
 		hosts := b.Hosts
-		if host, _, err := net.SplitHostPort(ln.Addr().String()); err == nil {
-			hosts = append(hosts, host) // a remote bot answers to its own address
+		if l.tcp != nil {
+			if host, _, err := net.SplitHostPort(l.tcp.Addr().String()); err == nil {
+				hosts = append(hosts, host) // a remote bot answers to its own address
+			}
 		}
 		handler := httpapi.New(httpapi.Config{
 			Token:              tokens[i],
@@ -153,9 +163,19 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			Logger:             opts.Logger.With("bot", b.ID),
 			Health:             s.health,
 		})
+		info := BotInfo{ID: b.ID, Socket: b.Socket, Token: tokens[i]}
+		var lns []net.Listener
+		for _, ln := range []net.Listener{l.tcp, l.unix} {
+			if ln != nil {
+				lns = append(lns, netutil.LimitListener(ln, opts.MaxConnsPerBot))
+			}
+		}
+		if l.tcp != nil {
+			info.Addr = l.tcp.Addr().String()
+		}
 		s.bots = append(s.bots, &bot{
-			BotInfo:  BotInfo{ID: b.ID, Addr: ln.Addr().String(), Token: tokens[i]},
-			listener: netutil.LimitListener(ln, opts.MaxConnsPerBot),
+			BotInfo:   info,
+			listeners: lns,
 			http: &http.Server{
 				Handler:           handler,
 				ReadHeaderTimeout: 10 * time.Second,
@@ -224,17 +244,21 @@ func (s *Server) Bots() []BotInfo {
 // Serve serves every bot until Shutdown, then returns nil; it returns the
 // first listener error otherwise.
 func (s *Server) Serve() error {
+	n := 0
 	for _, b := range s.bots {
-		go func(b *bot) {
-			err := b.http.Serve(b.listener)
-			if errors.Is(err, http.ErrServerClosed) {
-				err = nil
-			}
-			s.serveErr <- err
-		}(b)
+		for _, ln := range b.listeners {
+			n++
+			go func() {
+				err := b.http.Serve(ln)
+				if errors.Is(err, http.ErrServerClosed) {
+					err = nil
+				}
+				s.serveErr <- err
+			}()
+		}
 	}
 	var first error
-	for range s.bots {
+	for range n {
 		if err := <-s.serveErr; err != nil && first == nil {
 			first = err
 			go s.Shutdown(context.Background())
@@ -304,7 +328,8 @@ func maxSteps(workflows map[string]config.Workflow) int {
 // each call bounded by llm.timeout, and what the agent is told about the
 // runtime so it can call back.
 func agentsOf(b config.Bot, baseURL, token, executable string) automation.Bot {
-	a := automation.Bot{Workflows: b.Workflows, Env: []string{wire.EnvBaseURL + "=" + baseURL, wire.EnvToken + "=" + token}}
+	a := automation.Bot{Workflows: b.Workflows, GoalPrompt: b.Goal.Prompt,
+		Env: []string{wire.EnvBaseURL + "=" + baseURL, wire.EnvToken + "=" + token}}
 	if executable != "" {
 		a.Env = append(a.Env, wire.EnvBin+"="+executable)
 	}

@@ -131,9 +131,173 @@ bots:
 			t.Fatal(err)
 		}
 		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-		awaitFor(t, 10*time.Second, "the grandchild to be gone", func() bool {
-			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-			return syscall.Kill(pid, 0) != nil || err != nil || strings.Contains(string(stat), ") Z ")
-		})
+		awaitFor(t, 10*time.Second, "the grandchild to be gone", func() bool { return !running(pid) })
 	})
+}
+
+// goalAgent plays an agent working on a goal over three turns: it asks to
+// go on at once, then again, then completes the goal, all through the
+// alice command line with the ALICE_* variables the runtime gave it. Each
+// turn is logged. With MODE=hang, the first run of turn 2 hangs, so that a
+// test can kill the runtime under it; with MODE=wait, turn 1 waits a
+// minute and turn 2 completes the goal.
+const goalAgent = `#!/bin/sh
+cat > "$AGENT_DIR/prompt.$ALICE_GOAL_ITERATION"
+echo "$ALICE_GOAL_ITERATION" >> "$AGENT_DIR/turns"
+case "$MODE.$ALICE_GOAL_ITERATION" in
+wait.1) "$ALICE_RUNTIME_BIN" runtime goal delay 1m "waiting for CI" > /dev/null || exit 9
+   echo "turn 1: waiting for CI" ;;
+wait.2) "$ALICE_RUNTIME_BIN" runtime goal complete > /dev/null || exit 9
+   echo "turn 2: CI passed, done" ;;
+*.1) "$ALICE_RUNTIME_BIN" runtime goal delay 0s "writing the tests" > /dev/null || exit 9
+   echo "turn 1: started" ;;
+*.2) if [ "$MODE" = hang ] && [ ! -e "$AGENT_DIR/hung" ]; then echo $$ > "$AGENT_DIR/hung"; exec sleep 60; fi
+   "$ALICE_RUNTIME_BIN" runtime goal delay 0s "running them" > /dev/null || exit 9
+   echo "turn 2: tests written" ;;
+*) "$ALICE_RUNTIME_BIN" runtime goal complete > /dev/null || exit 9
+   echo "turn $ALICE_GOAL_ITERATION: all green, done" ;;
+esac
+`
+
+func goalConfig(t *testing.T, mode string) (cfg, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	agent := filepath.Join(dir, "agent.sh")
+	if err := os.WriteFile(agent, []byte(goalAgent), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return writeConfig(t, fmt.Sprintf(`data_dir: data
+bots:
+  main:
+    runtime_http_addr: 127.0.0.1:0
+    runtime_http_token: durable-test-token-123
+    rate_limit_per_minute: 0
+    llm:
+      command: [%q]
+      env: {AGENT_DIR: %q, MODE: %q}
+      timeout: 2m
+`, agent, dir, mode)), dir
+}
+
+// conversationTexts lists the texts of the conversation's outbox.
+func (p *process) conversationTexts(t *testing.T, conv string) string {
+	var msgs []alice.Message
+	p.get(t, "/api/v1/messages", conv, &msgs)
+	var texts []string
+	for _, m := range msgs {
+		texts = append(texts, m.Text)
+	}
+	return strings.Join(texts, " | ")
+}
+
+func turnsLog(t *testing.T, dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, "turns"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(strings.Fields(string(data)), " ")
+}
+
+// TestGoalLoopDrivesTheAgent: a goal created over HTTP gets turns until the
+// agent completes it on the third; each turn's prompt carries the goal and
+// its reply reaches the conversation.
+func TestGoalLoopDrivesTheAgent(t *testing.T) {
+	cfg, dir := goalConfig(t, "")
+	p := startAlice(t, cfg)
+	if code, g := p.request(t, "POST", "/api/v1/goal", `{"objective":"Add unit tests","deadline_in":"1h"}`, "oc_goal"); code != 201 {
+		t.Fatalf("create: %d %v", code, g)
+	}
+	awaitFor(t, 60*time.Second, "the agent to complete the goal", func() bool {
+		code, _ := p.request(t, "GET", "/api/v1/goal", "", "oc_goal")
+		return code == 204
+	})
+	// The last reply is recorded when the turn ends, after the agent's own
+	// complete.
+	want := "turn 1: started | turn 2: tests written | turn 3: all green, done"
+	awaitFor(t, 30*time.Second, "the last reply", func() bool { return p.conversationTexts(t, "oc_goal") == want })
+	if got := turnsLog(t, dir); got != "1 2 3" {
+		t.Fatalf("turns run: %s", got)
+	}
+	prompt, err := os.ReadFile(filepath.Join(dir, "prompt.2"))
+	if err != nil || !strings.Contains(string(prompt), "Goal: Add unit tests") || !strings.Contains(string(prompt), "This is turn 2") ||
+		!strings.Contains(string(prompt), "Last turn you said: writing the tests") || !strings.Contains(string(prompt), "alice runtime goal delay") {
+		t.Fatalf("turn 2's prompt = %q, %v", prompt, err)
+	}
+}
+
+// TestGoalLoopSurvivesKill9InATurn: the runtime is killed while the agent
+// works on turn 2; the agent dies with it, and after the restart turn 2
+// runs again under the same number and the goal is completed on turn 3,
+// each reply delivered once.
+func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
+	t.Parallel()
+	cfg, dir := goalConfig(t, "hang")
+	p := startAlice(t, cfg)
+	if code, g := p.request(t, "POST", "/api/v1/goal", `{"objective":"Add unit tests"}`, "oc_goal"); code != 201 {
+		t.Fatalf("create: %d %v", code, g)
+	}
+	var agentPID int
+	awaitFor(t, 60*time.Second, "turn 2 to hang", func() bool {
+		data, _ := os.ReadFile(filepath.Join(dir, "hung"))
+		agentPID, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		return agentPID > 0
+	})
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+	// The agent does not outlive the runtime that started it, even killed.
+	awaitFor(t, 10*time.Second, "the orphaned agent to be gone", func() bool { return !running(agentPID) })
+
+	p = startAlice(t, cfg)
+	awaitFor(t, 60*time.Second, "the goal to be completed after the restart", func() bool {
+		code, _ := p.request(t, "GET", "/api/v1/goal", "", "oc_goal")
+		return code == 204
+	})
+	// The last reply is recorded when the turn ends, after the agent's own
+	// complete.
+	want := "turn 1: started | turn 2: tests written | turn 3: all green, done"
+	awaitFor(t, 30*time.Second, "the last reply", func() bool { return p.conversationTexts(t, "oc_goal") == want })
+	if got := turnsLog(t, dir); got != "1 2 2 3" {
+		t.Fatalf("turns run: %s; want turn 2 twice (interrupted, then again), the others once", got)
+	}
+}
+
+// TestGoalLoopSurvivesKill9BetweenTurns: the runtime is killed while the
+// goal waits a minute for its next turn; the restarted runtime wakes it on
+// time and runs that turn once. (It takes the minute the contract allows
+// as the shortest wait.)
+func TestGoalLoopSurvivesKill9BetweenTurns(t *testing.T) {
+	t.Parallel()
+	cfg, dir := goalConfig(t, "wait")
+	p := startAlice(t, cfg)
+	if code, g := p.request(t, "POST", "/api/v1/goal", `{"objective":"Merge the PR"}`, "oc_goal"); code != 201 {
+		t.Fatalf("create: %d %v", code, g)
+	}
+	var wake time.Time
+	awaitFor(t, 60*time.Second, "turn 1 to be recorded", func() bool {
+		_, g := p.request(t, "GET", "/api/v1/goal", "", "oc_goal")
+		wake, _ = time.Parse(time.RFC3339Nano, fmt.Sprint(g["next_wake_at"]))
+		return g["iterations"] == 1.0 && wake.After(time.Now())
+	})
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.cmd.Wait()
+
+	p = startAlice(t, cfg)
+	awaitFor(t, 2*time.Minute, "the goal to be completed after the restart", func() bool {
+		code, _ := p.request(t, "GET", "/api/v1/goal", "", "oc_goal")
+		return code == 204
+	})
+	if time.Now().Before(wake) {
+		t.Fatalf("turn 2 ran before its wake at %s", wake)
+	}
+	want := "The goal continues in 1m: waiting for CI | turn 1: waiting for CI | turn 2: CI passed, done"
+	awaitFor(t, 30*time.Second, "the last reply", func() bool { return p.conversationTexts(t, "oc_goal") == want })
+	if got := turnsLog(t, dir); got != "1 2" {
+		t.Fatalf("turns run: %s; want each once", got)
+	}
+}
+
+// running reports whether process pid exists and is not a zombie.
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return syscall.Kill(pid, 0) == nil && err == nil && !strings.Contains(string(stat), ") Z ")
 }

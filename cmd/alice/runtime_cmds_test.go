@@ -190,3 +190,19 @@ func TestTaskInputFromSkills(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandsOverTheSocket: with a unix:// base URL, as upstream Alice
+// hands its skills, the commands reach the server's socket.
+func TestCommandsOverTheSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "alice.sock")
+	cfg := writeConfig(t, "data_dir: data\nbots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_socket: "+sock+"\n    runtime_http_token: durable-test-token-123\n")
+	p := startAlice(t, cfg)
+	env := skillEnv(p, "oc_sock")
+	env["ALICE_RUNTIME_API_BASE_URL"] = "unix://" + sock
+	if code, out, errOut := runCLI(env, `{"objective":"over the socket"}`, "runtime", "goal", "create"); code != 0 || field(t, out, "description") != "over the socket" {
+		t.Fatalf("goal create over the socket: %d %q %q", code, out, errOut)
+	}
+	if code, g := p.request(t, "GET", "/api/v1/goal", "", "oc_sock"); code != 200 || g["description"] != "over the socket" {
+		t.Fatalf("over TCP afterwards: %d %v", code, g)
+	}
+}

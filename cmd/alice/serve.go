@@ -75,7 +75,11 @@ func serve(cmd *cobra.Command, c cli, opts serveOptions) error {
 		return err
 	}
 	for _, b := range srv.Bots() {
-		fmt.Fprintf(c.stdout, "alice: bot %s serving on http://%s\n", b.ID, b.Addr)
+		where := b.URL()
+		if b.Addr != "" && b.Socket != "" {
+			where += " and unix://" + b.Socket
+		}
+		fmt.Fprintf(c.stdout, "alice: bot %s serving on %s\n", b.ID, where)
 	}
 	tokenCmd := "alice token"
 	if opts.configPath != "" {

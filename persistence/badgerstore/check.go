@@ -99,8 +99,11 @@ func (c *checker) run() error {
 		if d := h.OutboxDue; d != nil && !c.exists(dueKey(*d, key, persistence.DueOutbox, "")) {
 			c.problem("conversation %s: its outbox is due at %s, with no due entry", key, d.Format(time.RFC3339))
 		}
-		if d := goalDue(h.Goal); d != nil && !c.exists(dueKey(*d, key, persistence.DueGoal, "")) {
-			c.problem("conversation %s: its goal is due at %s, with no due entry", key, d.Format(time.RFC3339))
+		if d := goalWake(h.Goal); d != nil && !c.exists(dueKey(*d, key, persistence.DueGoalWake, "")) {
+			c.problem("conversation %s: its goal's next turn is due at %s, with no due entry", key, d.Format(time.RFC3339))
+		}
+		if d := goalDeadline(h.Goal); d != nil && !c.exists(dueKey(*d, key, persistence.DueGoalDeadline, "")) {
+			c.problem("conversation %s: its goal's deadline is %s, with no due entry", key, d.Format(time.RFC3339))
 		}
 	})
 	if err != nil {
@@ -221,9 +224,10 @@ func (c *checker) run() error {
 		case persistence.DueOutbox:
 			h := headers[d.Key]
 			want = h.OutboxDue
-		case persistence.DueGoal:
-			h := headers[d.Key]
-			want = goalDue(h.Goal)
+		case persistence.DueGoalWake:
+			want = goalWake(headers[d.Key].Goal)
+		case persistence.DueGoalDeadline:
+			want = goalDeadline(headers[d.Key].Goal)
 		}
 		if !sameDue(want, &d.At) {
 			c.problem("due entry %s %s of %s at %s has no record due then", d.Kind, d.ID, d.Key, d.At.Format(time.RFC3339Nano))

@@ -76,7 +76,8 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 			set(convKey(famHeader, key), v)
 		}
 		due(persistence.DueOutbox, "", prev.OutboxDue, c.Header.OutboxDue)
-		due(persistence.DueGoal, "", goalDue(prev.Goal), goalDue(c.Header.Goal))
+		due(persistence.DueGoalWake, "", goalWake(prev.Goal), goalWake(c.Header.Goal))
+		due(persistence.DueGoalDeadline, "", goalDeadline(prev.Goal), goalDeadline(c.Header.Goal))
 	}
 
 	for _, tw := range c.Tasks {
@@ -169,13 +170,20 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 	return w, nil
 }
 
-// goalDue is when a goal must wake its conversation (its next iteration or
-// its deadline), nil when never.
-func goalDue(g *alice.Goal) *time.Time {
+// goalWake is when a goal's next turn is due, nil when never.
+func goalWake(g *alice.Goal) *time.Time {
 	if g == nil {
 		return nil
 	}
-	return g.Due()
+	return g.NextWakeAt
+}
+
+// goalDeadline is when a goal times out, nil when never.
+func goalDeadline(g *alice.Goal) *time.Time {
+	if g == nil {
+		return nil
+	}
+	return g.DeadlineAt
 }
 
 func sameDue(a, b *time.Time) bool {
