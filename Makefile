@@ -2,7 +2,9 @@
 # `go test -race ./...`; these targets are shorthands around them.
 GO ?= go
 
-.PHONY: run test build lint bench load
+FUZZTIME ?= 1m
+
+.PHONY: run test build install lint bench load fuzz chaos
 run:
 	$(GO) run ./cmd/alice
 
@@ -11,6 +13,10 @@ test:
 
 build:
 	$(GO) build -o bin/alice ./cmd/alice
+
+# Installs alice into $(go env GOPATH)/bin (or $GOBIN).
+install:
+	$(GO) install ./cmd/alice
 
 lint:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
@@ -21,3 +27,19 @@ bench:
 
 load:
 	$(GO) run ./cmd/alice-load
+
+# Runs every fuzz target of every package for FUZZTIME each, for example
+# make fuzz FUZZTIME=10m. Their seed corpora run in `go test` anyway.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for name in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$name in $$pkg"; \
+	    $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+# The long chaos run: alice is killed with SIGKILL KILLS times while
+# writers drive it; every acknowledged write must survive.
+KILLS ?= 200
+chaos:
+	$(GO) run ./cmd/alice-load -scenario chaos -kills $(KILLS)

@@ -317,23 +317,34 @@ func (rt *Runtime) report(key alice.ConversationKey, cmd command, what string) {
 	rt.cfg.Logger.Warn("a finished job was not recorded; it runs again after a restart", "job", what, "conversation", key.String())
 }
 
-// jobStopGrace is how long Shutdown waits, after its deadline, for the
-// jobs it cancelled to stop: an agent gets SIGTERM, then SIGKILL after its
-// grace (5s by default), and its worker returns.
+// jobStopGrace is how long Shutdown without a deadline waits for the jobs
+// it cancelled to stop: an agent gets SIGTERM, then SIGKILL after its grace
+// (5s by default), and its worker returns.
 const jobStopGrace = 7 * time.Second
 
 // Shutdown stops accepting requests, stops the timer service, lets running
 // occurrences finish and record themselves, lets every live conversation
 // answer what is queued in its mailbox, and stops all actors. It does not
-// close the store, which the caller owns and closes afterwards. ctx bounds
-// the wait; occurrences still running then are cancelled (their agents
-// stopped, for at most jobStopGrace more) and run again after the next
-// start.
+// close the store, which the caller owns and closes afterwards.
+//
+// ctx bounds it all: running jobs get most of the time left to finish;
+// those still running then are cancelled (their agents stopped) and run
+// again after the next start.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
 	var err error
 	rt.shutdown.Do(func() {
 		rt.stopping.Store(true)
 		rt.timers.shutdown()
+		drainCtx, stopCtx := ctx, ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			drainCtx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(deadline)*7/10))
+			defer cancel()
+		} else {
+			var cancel context.CancelFunc
+			stopCtx, cancel = context.WithTimeout(ctx, jobStopGrace)
+			defer cancel()
+		}
 		pools := append([]*pool{rt.sends}, mapValues(rt.agents)...)
 		var wg sync.WaitGroup
 		var busy atomic.Bool
@@ -341,7 +352,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if !p.drain(ctx) {
+				if !p.drain(drainCtx) {
 					busy.Store(true)
 				}
 			}()
@@ -350,11 +361,9 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 		rt.closing.Store(true)
 		if busy.Load() {
 			rt.stopJobs(errShuttingDown)
-			stopCtx, cancel := context.WithTimeout(context.Background(), jobStopGrace)
 			for _, p := range pools {
 				p.stop(stopCtx)
 			}
-			cancel()
 		}
 		rt.stopJobs(errShuttingDown)
 		close(rt.stopSweep)

@@ -284,3 +284,36 @@ func TestSocketListeners(t *testing.T) {
 		t.Errorf("TCP alone: %+v", cc)
 	}
 }
+
+// FuzzParse: any configuration text is refused with an error or gives a
+// configuration with at least one bot, each with an address or a socket;
+// nothing panics.
+func FuzzParse(f *testing.F) {
+	example, err := os.ReadFile(filepath.Join("..", "testdata", "alice.example.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(example))
+	for _, s := range []string{"", "bots: {a: {}}", "bots: {a: {llm: {command: [x], retries: 3}, goal: {prompt: '{{.Objective}}'}}}",
+		"bots: {a: {workflows: {w: {steps: [{run_llm: x}, {send_text: '{{.Steps.s}}'}]}}}}", "timezone: Asia/Shanghai\nmin_free_disk: 1GiB",
+		"bots: {a: {runtime_socket: a.sock, feishu: {app_id: x, app_secret: y}}}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := Parse([]byte(text), "/srv/alice")
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an empty error")
+			}
+			return
+		}
+		if len(c.Bots) == 0 {
+			t.Fatal("a configuration without bots")
+		}
+		for _, b := range c.Bots {
+			if b.Addr == "" && b.Socket == "" {
+				t.Fatalf("bot %s listens nowhere", b.ID)
+			}
+		}
+	})
+}

@@ -37,3 +37,26 @@ func TestDetectImageRefuses(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDetectImage: any bytes are refused or recognised as one of the
+// accepted formats with a positive size; nothing panics.
+func FuzzDetectImage(f *testing.F) {
+	for _, data := range testimages.Samples(f) {
+		f.Add(data)
+		f.Add(data[:len(data)/2])
+	}
+	f.Add([]byte{0, 0, 1, 0, 1, 0, 16, 16, 0, 0, 1, 0, 32, 0, 0xff, 0, 0, 0, 22, 0, 0, 0})
+	formats := map[string]bool{"jpeg": true, "png": true, "gif": true, "webp": true, "bmp": true, "tiff": true, "ico": true}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, err := DetectImage(data)
+		if err != nil {
+			if err != ErrNotImage {
+				t.Fatalf("refused with %v, want ErrNotImage", err)
+			}
+			return
+		}
+		if !formats[img.Format] || img.Width <= 0 || img.Height <= 0 || img.ContentType != "image/"+img.Format && img.Format != "ico" {
+			t.Fatalf("recognised as %+v", img)
+		}
+	})
+}

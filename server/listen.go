@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/alice-runtime/alice/config"
 )
@@ -70,4 +73,101 @@ func listenUnix(path string) (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+// connLimit bounds a bot's open connections. At the bound, a new
+// connection takes the place of the one idle the longest (kept alive
+// between requests, or connected and silent); when every connection is in
+// the middle of a request, the new one is closed at once rather than left
+// waiting. Silent and idle connections therefore cannot starve new ones,
+// and busy ones are bounded by the server's read and write timeouts.
+type connLimit struct {
+	max   int
+	mu    sync.Mutex
+	conns map[net.Conn]*connState
+}
+
+type connState struct {
+	busy      bool      // reading or serving a request
+	idleSince time.Time // when it last became idle (or connected)
+}
+
+func newConnLimit(max int) *connLimit {
+	return &connLimit{max: max, conns: map[net.Conn]*connState{}}
+}
+
+// admit decides whether c may be served, evicting the longest-idle
+// connection when the bound is reached.
+func (l *connLimit) admit(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.conns) >= l.max {
+		var victim net.Conn
+		var since time.Time
+		for vc, st := range l.conns {
+			if !st.busy && (victim == nil || st.idleSince.Before(since)) {
+				victim, since = vc, st.idleSince
+			}
+		}
+		if victim == nil {
+			return false
+		}
+		delete(l.conns, victim)
+		victim.Close()
+	}
+	l.conns[c] = &connState{idleSince: time.Now()}
+	return true
+}
+
+// track follows the server's view of each connection (http.Server.ConnState).
+func (l *connLimit) track(c net.Conn, s http.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.conns[c]
+	switch s {
+	case http.StateActive:
+		if st != nil {
+			st.busy = true
+		}
+	case http.StateIdle:
+		if st != nil {
+			st.busy, st.idleSince = false, time.Now()
+		}
+	case http.StateClosed, http.StateHijacked:
+		delete(l.conns, c)
+	}
+}
+
+// busy counts the connections in the middle of a request.
+func (l *connLimit) busy() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, st := range l.conns {
+		if st.busy {
+			n++
+		}
+	}
+	return n
+}
+
+// listener admits the connections of ln through l.
+func (l *connLimit) listener(ln net.Listener) net.Listener { return &limitedListener{ln, l} }
+
+type limitedListener struct {
+	net.Listener
+	limit *connLimit
+}
+
+func (ll *limitedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := ll.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if ll.limit.admit(c) {
+			return c, nil
+		}
+		c.Close()
+	}
 }

@@ -1,11 +1,17 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/client"
@@ -115,5 +121,86 @@ func TestSocketPathsAtStart(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(plain); string(data) != "x" {
 		t.Fatal("the plain file was touched")
+	}
+}
+
+// TestIdleConnectionsCannotStarveNewOnes: with every connection slot held
+// by a kept-alive idle client, a new client is served at once, and the
+// longest idle connection is the one closed for it. A connection still
+// sending its headers counts as idle (a slow client cannot hold a slot
+// that way); when every slot is busy with a request, a new client is
+// turned away at once rather than left waiting.
+func TestIdleConnectionsCannotStarveNewOnes(t *testing.T) {
+	const slots = 4
+	in := start(t, t.TempDir(), "", Options{MaxConnsPerBot: slots})
+	addr := strings.TrimPrefix(in.base, "http://")
+	var idle []net.Conn
+	for range slots {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+		if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.Contains(line, "200") {
+			t.Fatalf("healthz: %q %v", line, err)
+		}
+		idle = append(idle, c)
+	}
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	resp, err := fresh.Get(in.base + "/healthz")
+	if err != nil {
+		t.Fatalf("a new client with every slot held by idle ones: %v", err)
+	}
+	resp.Body.Close()
+	// The first (longest idle) connection was closed to make room.
+	idle[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle[0].Read(make([]byte, 1)); err == nil {
+		t.Fatal("the longest idle connection is still open")
+	}
+
+	// Slow: every slot holds a client still sending its headers.
+	for _, c := range idle {
+		c.Close()
+	}
+	for range slots {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+	}
+	if resp, err := fresh.Get(in.base + "/healthz"); err != nil {
+		t.Fatalf("a new client with every slot held by slow ones: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+
+	// Busy: every slot holds a request whose body is still to come.
+	for i := range slots {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /api/v1/goal HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"+
+			"X-Alice-Receive-Id-Type: chat_id\r\nX-Alice-Receive-Id: oc_%d\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n", in.token, i)
+	}
+	limit := in.srv.bots[0].limit
+	for deadline := time.Now().Add(5 * time.Second); limit.busy() < slots; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d connections busy", limit.busy(), slots)
+		}
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, err := c.Read(make([]byte, 64)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("with every slot busy the new connection got %d bytes, %v; want it closed at once", n, err)
 	}
 }

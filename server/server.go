@@ -16,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/netutil"
-
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/actors"
 	"github.com/alice-runtime/alice/automation"
@@ -39,8 +37,9 @@ type Options struct {
 	Actors actors.Config
 	// FreeSpace overrides how the data dir's free space is read (tests).
 	FreeSpace badgerstore.FreeSpace
-	// MaxConnsPerBot bounds open connections per listener; default 1,024.
-	// Connections beyond it wait in the kernel's accept queue.
+	// MaxConnsPerBot bounds a bot's open connections; default 1,024. At
+	// the bound, a new connection replaces the longest idle one, or is
+	// closed when none is idle.
 	MaxConnsPerBot int
 	// Executable is the alice binary agents are told to call the runtime
 	// back with (ALICE_RUNTIME_BIN); "" tells them none.
@@ -64,6 +63,7 @@ type Server struct {
 type bot struct {
 	BotInfo
 	listeners []net.Listener // TCP, unix socket, or both
+	limit     *connLimit
 	http      *http.Server
 }
 
@@ -164,10 +164,11 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			Health:             s.health,
 		})
 		info := BotInfo{ID: b.ID, Socket: b.Socket, Token: tokens[i]}
+		limit := newConnLimit(opts.MaxConnsPerBot)
 		var lns []net.Listener
 		for _, ln := range []net.Listener{l.tcp, l.unix} {
 			if ln != nil {
-				lns = append(lns, netutil.LimitListener(ln, opts.MaxConnsPerBot))
+				lns = append(lns, limit.listener(ln))
 			}
 		}
 		if l.tcp != nil {
@@ -176,12 +177,16 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 		s.bots = append(s.bots, &bot{
 			BotInfo:   info,
 			listeners: lns,
+			limit:     limit,
 			http: &http.Server{
-				Handler:           handler,
-				ReadHeaderTimeout: 10 * time.Second,
+				Handler: handler,
+				// A client has 5 s to send its headers and a minute for its
+				// body; a kept-alive connection may idle 30 s.
+				ReadHeaderTimeout: 5 * time.Second,
 				ReadTimeout:       60 * time.Second,
 				WriteTimeout:      60 * time.Second,
-				IdleTimeout:       2 * time.Minute,
+				IdleTimeout:       30 * time.Second,
+				ConnState:         limit.track,
 				MaxHeaderBytes:    64 << 10,
 				ErrorLog:          slog.NewLogLogger(opts.Logger.With("bot", b.ID).Handler(), slog.LevelWarn),
 			},
@@ -276,21 +281,37 @@ func (s *Server) Serve() error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdown.Do(func() {
 		s.stopping.Store(true)
+		// The bound is shared out: in-flight requests get up to half of it,
+		// the runtime what they leave of the next three tenths, the store's
+		// close the rest. A phase that ends early leaves its time to the
+		// next.
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			deadline = time.Now().Add(config.DefaultShutdown)
+		}
+		budget := time.Until(deadline)
+		httpCtx, cancelHTTP := context.WithDeadline(ctx, deadline.Add(-budget/2))
+		defer cancelHTTP()
+		runtimeCtx, cancelRuntime := context.WithDeadline(ctx, deadline.Add(-budget/5))
+		defer cancelRuntime()
+		storeCtx, cancelStore := context.WithDeadline(ctx, deadline)
+		defer cancelStore()
+
 		var wg sync.WaitGroup
 		for _, b := range s.bots {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if b.http.Shutdown(ctx) != nil {
+				if b.http.Shutdown(httpCtx) != nil {
 					b.http.Close() // slow clients are cut off at the bound
 				}
 			}()
 		}
 		wg.Wait()
-		if err := s.runtime.Shutdown(ctx); err != nil {
+		if err := s.runtime.Shutdown(runtimeCtx); err != nil {
 			s.log.Warn("the runtime did not stop cleanly", "err", err)
 		}
-		if err := s.store.CloseContext(ctx); err != nil {
+		if err := s.store.CloseContext(storeCtx); err != nil {
 			s.err = fmt.Errorf("close store: %w", err)
 		}
 	})

@@ -141,12 +141,18 @@ type process struct {
 
 func startAlice(t *testing.T, configPath string) *process {
 	t.Helper()
-	cmd := exec.Command(aliceBin, "serve", "--config", configPath)
+	return startAliceCmd(t, exec.Command(aliceBin, "serve", "--config", configPath), os.Stderr)
+}
+
+// startAliceCmd starts cmd, an alice serve, with its standard error to
+// stderr, and reads the address it serves on.
+func startAliceCmd(t *testing.T, cmd *exec.Cmd, stderr io.Writer) *process {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
