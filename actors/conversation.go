@@ -97,7 +97,7 @@ func (c *conversation) Receive(ctx actor.Context) {
 		if !msg.take() {
 			return // abandoned by its caller: nobody waits for it
 		}
-		value, err := c.handle(msg.cmd)
+		value, err := c.handle(msg.cmd, msg.request)
 		msg.answer(reply{value: value, err: err})
 	}
 }
@@ -105,11 +105,11 @@ func (c *conversation) Receive(ctx actor.Context) {
 // handle runs one command. A panic is turned into an internal error for the
 // caller, and the state is reloaded from the store on the next command, so a
 // bug cannot leave a half-applied change in memory.
-func (c *conversation) handle(cmd command) (value any, err error) {
+func (c *conversation) handle(cmd command, request string) (value any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.loaded = false
-			c.d.log.Error("conversation panicked", "conversation", c.key.String(), "panic", p, "stack", string(debug.Stack()))
+			c.d.log.Error("conversation panicked", "conversation", c.key.String(), "request_id", request, "panic", p, "stack", string(debug.Stack()))
 			value, err = nil, fmt.Errorf("conversation %s panicked: %v", c.key, p)
 		}
 	}()

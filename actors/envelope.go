@@ -28,6 +28,7 @@ type envelope struct {
 	key      alice.ConversationKey
 	cmd      command
 	deadline time.Time // wall clock; the conversation drops the command after it
+	request  string    // the id of the request it serves, for the logs
 	state    atomic.Int32
 	done     chan reply // one answer, never blocks the sender
 }
@@ -78,7 +79,7 @@ func (r *requester) request(ctx context.Context, key alice.ConversationKey, cmd 
 	if ctx.Err() != nil || timeout <= 0 {
 		return nil, errNotApplied(key)
 	}
-	env := &envelope{key: key, cmd: cmd, deadline: deadline, done: make(chan reply, 1)}
+	env := &envelope{key: key, cmd: cmd, deadline: deadline, request: alice.RequestID(ctx), done: make(chan reply, 1)}
 	r.root.Send(r.shardOf(key), env)
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()

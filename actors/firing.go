@@ -92,6 +92,7 @@ func (d taskDue) run(c *conversation) (any, error) {
 		task.Prompt = alice.FillPlaceholders(task.Prompt, now, loc)
 	}
 	occ := alice.Occurrence{ID: alice.OccurrenceID(ts.ID, *plan.Run), ScheduledAt: plan.Run.UTC(), StartedAt: now}
+	c.d.hooks.started(c.key.Bot, now.Sub(*plan.Run))
 	if c.bot.Messenger == nil && task.Action == alice.ActionSendText {
 		// Sending text to the local outbox needs no worker: the message,
 		// the run record and the next slot commit together, once.
@@ -216,5 +217,9 @@ func (c *conversation) record(prev *alice.TaskState, plan alice.Plan, occ *alice
 	if err := c.trimFinished(ch); err != nil {
 		return err
 	}
+	ch.after = append(ch.after, func() {
+		c.d.hooks.recorded(c.key.Bot, ch.ch.Runs)
+		c.d.hooks.attempted(c.key.Bot, res.log)
+	})
 	return ch.commit()
 }

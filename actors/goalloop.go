@@ -125,6 +125,7 @@ func (d iterationDone) run(c *conversation) (any, error) {
 			return nil, err
 		}
 	}
+	ch.after = append(ch.after, func() { c.d.hooks.attempted(c.key.Bot, d.res.log) })
 	g := ch.header.Goal
 	if g == nil || g.ID != it.x.Goal.ID || d.res.notStarted {
 		return nil, ch.commit()

@@ -34,6 +34,35 @@ import (
 type Hooks struct {
 	Activated  func(alice.ConversationKey) // the actor started
 	Passivated func(alice.ConversationKey) // the actor stopped
+	// Started: an occurrence of one of bot's tasks started, late by this
+	// much after its slot.
+	Started func(bot string, late time.Duration)
+	// Recorded: an occurrence was recorded with this outcome.
+	Recorded func(bot string, outcome alice.Outcome)
+	// Attempted: an agent was tried, for a task or a goal turn.
+	Attempted func(bot string, a alice.Attempt)
+}
+
+func (h Hooks) started(bot string, late time.Duration) {
+	if h.Started != nil {
+		h.Started(bot, late)
+	}
+}
+
+func (h Hooks) recorded(bot string, runs []alice.RunRecord) {
+	if h.Recorded != nil {
+		for _, r := range runs {
+			h.Recorded(bot, r.Run.Outcome)
+		}
+	}
+}
+
+func (h Hooks) attempted(bot string, attempts []alice.Attempt) {
+	if h.Attempted != nil {
+		for _, a := range attempts {
+			h.Attempted(bot, a)
+		}
+	}
 }
 
 // Store is everything the runtime needs from persistence.

@@ -113,9 +113,10 @@ type Permissions struct {
 // Feishu holds Open Platform credentials. AppSecret is resolved from
 // app_secret_env when that is used; it is never logged.
 type Feishu struct {
-	AppID     string
-	AppSecret string
-	BaseURL   string
+	AppID        string
+	AppSecret    string // set in the file, or
+	AppSecretEnv string // the variable that holds it, read when it is used
+	BaseURL      string
 }
 
 // LLM configures the agent that run_llm tasks, workflow steps and the goal
@@ -558,7 +559,7 @@ func checkToken(tok string) error {
 }
 
 func buildFeishu(key string, f feishuFile) (*Feishu, error) {
-	out := &Feishu{AppID: f.AppID, AppSecret: f.AppSecret, BaseURL: f.BaseURL}
+	out := &Feishu{AppID: f.AppID, AppSecret: f.AppSecret, AppSecretEnv: f.AppSecretEnv, BaseURL: f.BaseURL}
 	if out.AppID == "" {
 		return nil, fmt.Errorf("%s.app_id: required when feishu is configured", key)
 	}
@@ -566,9 +567,8 @@ func buildFeishu(key string, f feishuFile) (*Feishu, error) {
 	case f.AppSecret != "" && f.AppSecretEnv != "":
 		return nil, fmt.Errorf("%s: set app_secret or app_secret_env, not both", key)
 	case f.AppSecretEnv != "":
-		out.AppSecret = os.Getenv(f.AppSecretEnv)
-		if out.AppSecret == "" {
-			return nil, fmt.Errorf("%s.app_secret_env: environment variable %s is empty or unset", key, f.AppSecretEnv)
+		if !envNamePattern.MatchString(f.AppSecretEnv) {
+			return nil, fmt.Errorf("%s.app_secret_env: %q is not an environment variable name", key, f.AppSecretEnv)
 		}
 	case f.AppSecret == "":
 		return nil, fmt.Errorf("%s.app_secret: required (or app_secret_env)", key)

@@ -83,7 +83,7 @@ bots:
 	if b.RateLimitPerMinute != 0 || b.Permissions.RuntimeMessage || b.CatchUpWindow != 30*time.Minute || b.Location.String() != "Asia/Shanghai" {
 		t.Errorf("bot = %+v", b)
 	}
-	if b.Feishu == nil || b.Feishu.AppSecret != "s3cret" || b.Feishu.BaseURL != DefaultFeishuBaseURL {
+	if b.Feishu == nil || b.Feishu.AppSecretEnv != "FEISHU_SECRET" || b.Feishu.BaseURL != DefaultFeishuBaseURL {
 		t.Errorf("feishu = %+v", b.Feishu)
 	}
 	if b.LLM == nil || b.LLM.Timeout != 2*time.Minute || len(b.Workflows["daily_digest"].Steps) != 3 {
@@ -118,7 +118,7 @@ func TestParseRefusesNamingTheKey(t *testing.T) {
 		{"negative catch-up", "bots: {a: {catch_up_window: -1h}}", "bots.a.catch_up_window"},
 		{"feishu without app id", "bots: {a: {feishu: {app_secret: x}}}", "bots.a.feishu.app_id"},
 		{"feishu without secret", "bots: {a: {feishu: {app_id: x}}}", "bots.a.feishu.app_secret"},
-		{"feishu empty secret env", "bots: {a: {feishu: {app_id: x, app_secret_env: EMPTY_SECRET}}}", "bots.a.feishu.app_secret_env"},
+		{"feishu secret env not a name", "bots: {a: {feishu: {app_id: x, app_secret_env: 'A-B'}}}", "bots.a.feishu.app_secret_env"},
 		{"feishu bad url", "bots: {a: {feishu: {app_id: x, app_secret: y, base_url: 'ftp://x'}}}", "bots.a.feishu.base_url"},
 		{"llm with both", "bots: {a: {llm: {command: [x], openai: {base_url: 'http://x', model: m}}}}", "bots.a.llm"},
 		{"llm with neither", "bots: {a: {llm: {timeout: 1m}}}", "bots.a.llm"},
@@ -224,9 +224,13 @@ func TestConfiguredTokenWins(t *testing.T) {
 	}
 }
 
-func TestExampleConfigParses(t *testing.T) {
-	t.Setenv("ALICE_EXAMPLE_FEISHU_SECRET", "secret")
-	t.Setenv("ALICE_EXAMPLE_OPENAI_KEY", "key")
+// TestExampleConfigParsesWithoutSecrets: the secrets' variables are read
+// when they are used, so the example loads with none of them set.
+func TestExampleConfigParsesWithoutSecrets(t *testing.T) {
+	for _, v := range []string{"ALICE_EXAMPLE_FEISHU_SECRET", "ALICE_EXAMPLE_OPENAI_KEY"} {
+		t.Setenv(v, "") // restored after the test
+		os.Unsetenv(v)
+	}
 	c, err := Load(filepath.Join("..", "testdata", "alice.example.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,16 @@ func (c *Config) Token(b Bot) (string, error) {
 	return LoadOrCreateToken(c.BotDir(b.ID))
 }
 
+// GeneratedToken reads a bot's generated token without creating one: ""
+// and no error when it has not been generated yet.
+func (c *Config) GeneratedToken(b Bot) (string, error) {
+	tok, err := readToken(filepath.Join(c.BotDir(b.ID), tokenFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	return tok, err
+}
+
 // LoadOrCreateToken reads dir/token, creating it first with 32 bytes from
 // the system CSPRNG (URL-safe base64) if it does not exist. The new file is
 // written beside the target and hard-linked into place, which fails if the

@@ -44,6 +44,16 @@ type Config struct {
 	Health         func() error  // nil: always healthy
 	RequestTimeout time.Duration // per request; default 15s
 	MaxLimiterKeys int           // rate-limiter buckets kept; default 100,000
+
+	// Observe, when set, hears of every request answered: its method, its
+	// route pattern ("unmatched" when none matched), status and duration.
+	Observe func(method, route string, status int, took time.Duration)
+	// Metrics, when set, is served at GET /metrics to callers with the
+	// token.
+	Metrics http.Handler
+	// OpenAPI, when set, is the API's description, served at
+	// GET /openapi.json to anyone.
+	OpenAPI []byte
 }
 
 // api holds the handlers' shared state. Handlers live in one file per
@@ -87,31 +97,44 @@ func New(cfg Config) http.Handler {
 	r.RedirectFixedPath = false
 	r.NotFound = protect(a.notFound)
 	r.MethodNotAllowed = protect(a.methodNotAllowed)
+	handle := func(method, pattern string, h http.Handler) { r.Handler(method, pattern, route(pattern, h)) }
 
-	r.HandlerFunc(http.MethodGet, "/healthz", a.health)
-	r.HandlerFunc(http.MethodHead, "/healthz", a.health)
+	handle(http.MethodGet, "/healthz", http.HandlerFunc(a.health))
+	handle(http.MethodHead, "/healthz", http.HandlerFunc(a.health))
+	if cfg.OpenAPI != nil {
+		handle(http.MethodGet, "/openapi.json", http.HandlerFunc(a.openAPI))
+	}
+	if cfg.Metrics != nil {
+		handle(http.MethodGet, "/metrics", chain(cfg.Metrics, a.authenticate))
+	}
 
-	r.Handler(http.MethodGet, "/api/v1/goal", protect(a.getGoal))
-	r.Handler(http.MethodPost, "/api/v1/goal", protect(a.createGoal))
-	r.Handler(http.MethodDelete, "/api/v1/goal", protect(a.deleteGoal))
-	r.Handler(http.MethodPost, "/api/v1/goal/pause", protect(a.goalTransition(a.cfg.Goals.PauseGoal)))
-	r.Handler(http.MethodPost, "/api/v1/goal/resume", protect(a.goalTransition(a.cfg.Goals.ResumeGoal)))
-	r.Handler(http.MethodPost, "/api/v1/goal/complete", protect(a.goalTransition(a.cfg.Goals.CompleteGoal)))
-	r.Handler(http.MethodPost, "/api/v1/goal/delay", protect(a.delayGoal))
+	handle(http.MethodGet, "/api/v1/goal", protect(a.getGoal))
+	handle(http.MethodPost, "/api/v1/goal", protect(a.createGoal))
+	handle(http.MethodDelete, "/api/v1/goal", protect(a.deleteGoal))
+	handle(http.MethodPost, "/api/v1/goal/pause", protect(a.goalTransition(a.cfg.Goals.PauseGoal)))
+	handle(http.MethodPost, "/api/v1/goal/resume", protect(a.goalTransition(a.cfg.Goals.ResumeGoal)))
+	handle(http.MethodPost, "/api/v1/goal/complete", protect(a.goalTransition(a.cfg.Goals.CompleteGoal)))
+	handle(http.MethodPost, "/api/v1/goal/delay", protect(a.delayGoal))
 
-	r.Handler(http.MethodPost, "/api/v1/messages/image", protect(a.sendImage))
-	r.Handler(http.MethodPost, "/api/v1/messages/file", protect(a.sendFile))
-	r.Handler(http.MethodGet, "/api/v1/messages", protect(a.listMessages))
-	r.Handler(http.MethodGet, "/api/v1/messages/:messageID/content", protect(a.messageContent))
+	handle(http.MethodPost, "/api/v1/messages/image", protect(a.sendImage))
+	handle(http.MethodPost, "/api/v1/messages/file", protect(a.sendFile))
+	handle(http.MethodGet, "/api/v1/messages", protect(a.listMessages))
+	handle(http.MethodGet, "/api/v1/messages/:messageID/content", protect(a.messageContent))
 
-	r.Handler(http.MethodGet, "/api/v1/automation/tasks", protect(a.listTasks))
-	r.Handler(http.MethodPost, "/api/v1/automation/tasks", protect(a.createTask))
-	r.Handler(http.MethodGet, "/api/v1/automation/tasks/:taskID", protect(a.getTask))
-	r.Handler(http.MethodPatch, "/api/v1/automation/tasks/:taskID", protect(a.patchTask))
-	r.Handler(http.MethodDelete, "/api/v1/automation/tasks/:taskID", protect(a.deleteTask))
-	r.Handler(http.MethodGet, "/api/v1/automation/tasks/:taskID/runs", protect(a.listRuns))
+	handle(http.MethodGet, "/api/v1/automation/tasks", protect(a.listTasks))
+	handle(http.MethodPost, "/api/v1/automation/tasks", protect(a.createTask))
+	handle(http.MethodGet, "/api/v1/automation/tasks/:taskID", protect(a.getTask))
+	handle(http.MethodPatch, "/api/v1/automation/tasks/:taskID", protect(a.patchTask))
+	handle(http.MethodDelete, "/api/v1/automation/tasks/:taskID", protect(a.deleteTask))
+	handle(http.MethodGet, "/api/v1/automation/tasks/:taskID/runs", protect(a.listRuns))
 
-	return chain(r, a.recoverPanics, a.checkHost, a.checkEncoding)
+	return chain(r, a.observe, a.recoverPanics, a.checkHost, a.checkEncoding)
+}
+
+// openAPI serves the API's description.
+func (a *api) openAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(a.cfg.OpenAPI)
 }
 
 func (a *api) health(w http.ResponseWriter, r *http.Request) {

@@ -20,7 +20,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	status := wire.Status(alice.ErrorCode(err))
 	if status == http.StatusInternalServerError {
-		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.requestLogger(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeError(w, r, status, alice.ErrorMessage(err))
 }

@@ -38,7 +38,7 @@ func (a *api) recoverPanics(next http.Handler) http.Handler {
 			if p == http.ErrAbortHandler {
 				panic(p) // the server's own signal to drop the connection
 			}
-			a.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p)
+			a.requestLogger(r).Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p)
 			writeError(w, r, http.StatusInternalServerError, "internal error")
 		}()
 		next.ServeHTTP(w, r)

@@ -138,6 +138,7 @@ func (in *instance) send(req *http.Request) answer {
 	if err != nil {
 		in.t.Fatal(err)
 	}
+	checkAgainstOpenAPI(in.t, req, resp.StatusCode, resp.Header, b)
 	return answer{status: resp.StatusCode, header: resp.Header, body: b}
 }
 

@@ -18,11 +18,13 @@ import (
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/actors"
+	"github.com/alice-runtime/alice/api"
 	"github.com/alice-runtime/alice/automation"
 	"github.com/alice-runtime/alice/config"
 	"github.com/alice-runtime/alice/httpapi"
 	"github.com/alice-runtime/alice/llm"
 	"github.com/alice-runtime/alice/messenger/feishu"
+	"github.com/alice-runtime/alice/metrics"
 	"github.com/alice-runtime/alice/persistence/badgerstore"
 	"github.com/alice-runtime/alice/wire"
 )
@@ -32,8 +34,8 @@ type Options struct {
 	Logger *slog.Logger // default: slog.Default()
 	Clock  alice.Clock  // default: the system clock
 	// Actors overrides actor runtime settings (shards, caps, idle timeout,
-	// workers); its Store, Clock, IDs, Logger, Bots and Executor are filled
-	// in by New from the configuration.
+	// workers); its Store, Clock, IDs, Logger, Bots, Executor and Hooks are
+	// filled in by New.
 	Actors actors.Config
 	// FreeSpace overrides how the data dir's free space is read (tests).
 	FreeSpace badgerstore.FreeSpace
@@ -51,6 +53,7 @@ type Options struct {
 type Server struct {
 	cfg      *config.Config
 	log      *slog.Logger
+	metrics  *metrics.Metrics
 	store    *badgerstore.Store
 	runtime  *actors.Runtime
 	bots     []*bot
@@ -117,8 +120,16 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			return nil, fmt.Errorf("bot %s: %w", b.ID, err)
 		}
 	}
+	botIDs := make([]string, len(cfg.Bots))
+	for i, b := range cfg.Bots {
+		botIDs[i] = b.ID
+	}
+	s.metrics = metrics.New(botIDs, func(ctx context.Context, bot string) (int64, int64, int64, error) {
+		t, err := s.store.Totals(ctx, bot)
+		return t.Conversations, t.Messages, t.Tasks, err
+	})
 	if s.store, err = badgerstore.Open(cfg.StoreDir(), badgerstore.Options{
-		Logger: opts.Logger, MinFreeDisk: cfg.MinFreeDisk, FreeSpace: opts.FreeSpace,
+		Logger: opts.Logger, MinFreeDisk: cfg.MinFreeDisk, FreeSpace: opts.FreeSpace, OnCommit: s.metrics.Committed,
 	}); err != nil {
 		return nil, err
 	}
@@ -131,6 +142,8 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 
 	ac := opts.Actors
 	ac.Store, ac.Clock, ac.IDs, ac.Logger = s.store, opts.Clock, alice.NewIDs(opts.Clock), opts.Logger
+	ac.Hooks = actors.Hooks{Activated: s.metrics.Activated, Passivated: s.metrics.Passivated,
+		Started: s.metrics.Started, Recorded: s.metrics.Recorded, Attempted: s.metrics.Attempted}
 	ac.Bots = map[string]actors.BotConfig{}
 	agents := map[string]automation.Bot{}
 	for i, b := range cfg.Bots {
@@ -142,6 +155,10 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 
+	openAPI, err := api.JSON()
+	if err != nil {
+		return nil, err
+	}
 	for i, b := range cfg.Bots {
 		l := listeners[i]
 		services := s.runtime.Bot(b.ID)
@@ -162,6 +179,9 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 			Clock:              opts.Clock,
 			Logger:             opts.Logger.With("bot", b.ID),
 			Health:             s.health,
+			Observe:            s.metrics.Request,
+			Metrics:            s.metrics.Handler(),
+			OpenAPI:            openAPI,
 		})
 		info := BotInfo{ID: b.ID, Socket: b.Socket, Token: tokens[i]}
 		limit := newConnLimit(opts.MaxConnsPerBot)
@@ -230,7 +250,7 @@ func botConfig(b config.Bot, opts Options) actors.BotConfig {
 	}
 	if b.Feishu != nil {
 		bc.Messenger = feishu.New(feishu.Config{
-			AppID: b.Feishu.AppID, AppSecret: b.Feishu.AppSecret, BaseURL: b.Feishu.BaseURL,
+			AppID: b.Feishu.AppID, AppSecret: b.Feishu.AppSecret, AppSecretEnv: b.Feishu.AppSecretEnv, BaseURL: b.Feishu.BaseURL,
 			Clock: opts.Clock, Logger: opts.Logger.With("bot", b.ID, "component", "feishu"),
 		})
 	}

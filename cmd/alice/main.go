@@ -98,7 +98,7 @@ with its data in ./alice-data (or $ALICE_HOME/runtime), no config needed.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	opts.register(root)
 	root.AddGroup(&cobra.Group{ID: "server", Title: "Running the runtime:"}, &cobra.Group{ID: "skills", Title: "Calling it, as skills do:"})
-	for _, cmd := range []*cobra.Command{newServeCmd(c), newTokenCmd(c), newVersionCmd(c), newCheckCmd(c)} {
+	for _, cmd := range []*cobra.Command{newServeCmd(c), newTokenCmd(c), newVersionCmd(c), newCheckCmd(c), newDoctorCmd(c)} {
 		cmd.GroupID = "server"
 		root.AddCommand(cmd)
 	}

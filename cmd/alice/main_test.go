@@ -256,3 +256,43 @@ func TestSigtermShutsDownCleanly(t *testing.T) {
 		t.Fatalf("alice exited with %v after SIGTERM, want 0", err)
 	}
 }
+
+// TestExampleConfigServesWithoutSecrets: the example configuration, with
+// its ports made free ones, starts and answers with none of its secrets
+// set, and alice token reads it too.
+func TestExampleConfigServesWithoutSecrets(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join("..", "..", "testdata", "alice.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := regexp.MustCompile(`127\.0\.0\.1:\d+`).ReplaceAllString(string(example), "127.0.0.1:0")
+	cfg := writeConfig(t, text)
+	cmd := exec.Command(aliceBin, "serve", "--config", cfg)
+	cmd.Env = withoutVars(os.Environ(), "ALICE_EXAMPLE_FEISHU_SECRET", "ALICE_EXAMPLE_OPENAI_KEY")
+	p := startAliceCmd(t, cmd, os.Stderr)
+	resp, err := http.Get(p.base + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	code, out, errOut := runCLI(map[string]string{"ALICE_EXAMPLE_FEISHU_SECRET": "", "ALICE_EXAMPLE_OPENAI_KEY": ""}, "", "token", "--config", cfg, "--bot", "main")
+	if code != 0 || len(strings.TrimSpace(out)) < 43 {
+		t.Fatalf("alice token: %d %q %q", code, out, errOut)
+	}
+}
+
+func withoutVars(env []string, names ...string) []string {
+	var out []string
+	for _, kv := range env {
+		keep := true
+		for _, n := range names {
+			if strings.HasPrefix(kv, n+"=") {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

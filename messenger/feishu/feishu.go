@@ -16,6 +16,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,13 +33,17 @@ const ImageLimit = 10 << 20
 // Config configures a Client.
 type Config struct {
 	AppID, AppSecret string
-	BaseURL          string       // e.g. https://open.feishu.cn
-	HTTP             *http.Client // default: 30 s timeout
-	Clock            alice.Clock  // default: system clock
-	Logger           *slog.Logger // default: slog.Default(); never sees the secret
-	Retries          int          // extra attempts on transport errors and 5xx; default 3
-	Backoff          time.Duration
-	ImageLimit       int64 // default ImageLimit
+	// AppSecretEnv names the variable that holds the secret instead; it is
+	// read when a token is needed, so a runtime starts without it.
+	AppSecretEnv string
+	LookupEnv    func(string) (string, bool) // default os.LookupEnv
+	BaseURL      string                      // e.g. https://open.feishu.cn
+	HTTP         *http.Client                // default: 30 s timeout
+	Clock        alice.Clock                 // default: system clock
+	Logger       *slog.Logger                // default: slog.Default(); never sees the secret
+	Retries      int                         // extra attempts on transport errors and 5xx; default 3
+	Backoff      time.Duration
+	ImageLimit   int64 // default ImageLimit
 }
 
 // Client is a messenger.Messenger for one Feishu app (one bot).
@@ -71,6 +76,9 @@ func New(cfg Config) *Client {
 	}
 	if cfg.ImageLimit <= 0 {
 		cfg.ImageLimit = ImageLimit
+	}
+	if cfg.LookupEnv == nil {
+		cfg.LookupEnv = os.LookupEnv
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	return &Client{cfg: cfg}
@@ -344,7 +352,14 @@ func (c *Client) tenantToken(ctx context.Context) (string, error) {
 		return c.token, nil
 	}
 	const op = "get tenant access token"
-	body, _ := json.Marshal(map[string]string{"app_id": c.cfg.AppID, "app_secret": c.cfg.AppSecret})
+	secret := c.cfg.AppSecret
+	if c.cfg.AppSecretEnv != "" {
+		secret, _ = c.cfg.LookupEnv(c.cfg.AppSecretEnv)
+		if secret == "" {
+			return "", &alice.Error{Code: alice.EUpstream, Message: fmt.Sprintf("feishu %s: the app secret variable %s is empty or unset in the runtime's environment", op, c.cfg.AppSecretEnv)}
+		}
+	}
+	body, _ := json.Marshal(map[string]string{"app_id": c.cfg.AppID, "app_secret": secret})
 	var status int
 	var data []byte
 	err := c.retrying(ctx, op, func() (int, error) {
@@ -370,6 +385,13 @@ func (c *Client) tenantToken(ctx context.Context) (string, error) {
 	life := time.Duration(answer.Expire)*time.Second - 5*time.Minute
 	c.token, c.expires = answer.Token, now.Add(max(life, time.Minute))
 	return c.token, nil
+}
+
+// Check asks the platform for a tenant token: it proves the app id and
+// secret (alice doctor uses it).
+func (c *Client) Check(ctx context.Context) error {
+	_, err := c.tenantToken(ctx)
+	return err
 }
 
 // forgetToken drops token if it is still the cached one.

@@ -193,3 +193,21 @@ func TestLargeImageFallsBackToFile(t *testing.T) {
 		t.Fatalf("requests %+v; want a file upload and a file message", reqs)
 	}
 }
+
+// TestSecretFromTheEnvironment: the secret's variable is read when a token
+// is needed, so the client is built without it and says what is missing;
+// once set, Check proves the credentials with one token request.
+func TestSecretFromTheEnvironment(t *testing.T) {
+	platform := feishutest.New("cli_test", secret)
+	defer platform.Close()
+	env := map[string]string{}
+	c := New(Config{AppID: "cli_test", AppSecretEnv: "TEST_FEISHU_SECRET", BaseURL: platform.URL,
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err := c.Check(context.Background()); alice.ErrorCode(err) != alice.EUpstream || !strings.Contains(err.Error(), "TEST_FEISHU_SECRET") || len(platform.Requests()) != 0 {
+		t.Fatalf("without the secret: %v, %d requests", err, len(platform.Requests()))
+	}
+	env["TEST_FEISHU_SECRET"] = secret
+	if err := c.Check(context.Background()); err != nil {
+		t.Fatalf("with the secret: %v", err)
+	}
+}

@@ -96,6 +96,12 @@ func (c *checker) run() error {
 		}
 		headers[key] = h
 		c.r.Conversations++
+		if !h.Empty() {
+			counters[string(tupleKey(famCounter, key.Bot, conversationsCounter))]++
+		}
+		if h.Messages != 0 {
+			counters[string(tupleKey(famCounter, key.Bot, messagesCounter))] += int64(h.Messages)
+		}
 		if d := h.OutboxDue; d != nil && !c.exists(dueKey(*d, key, persistence.DueOutbox, "")) {
 			c.problem("conversation %s: its outbox is due at %s, with no due entry", key, d.Format(time.RFC3339))
 		}
@@ -303,12 +309,12 @@ func (c *checker) run() error {
 	}
 	for k, n := range counters {
 		if stored[k] != n {
-			c.problem("counter %q holds %d, the tasks count %d", k[1:], stored[k], n)
+			c.problem("counter %q holds %d, the records count %d", k[1:], stored[k], n)
 		}
 	}
 	for k, n := range stored {
 		if _, ok := counters[k]; !ok && n != 0 {
-			c.problem("counter %q holds %d, and no task counts toward it", k[1:], n)
+			c.problem("counter %q holds %d, and no record counts toward it", k[1:], n)
 		}
 	}
 	return nil

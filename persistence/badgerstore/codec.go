@@ -61,6 +61,13 @@ func counterNames(t *alice.Task) [4]string {
 	}
 }
 
+// The counters of a bot's conversations (those with a stored header) and
+// of the messages in their outboxes, next to its tasks'.
+const (
+	conversationsCounter = "conversations"
+	messagesCounter      = "messages"
+)
+
 // filterCounter is the counter that holds the total of a bot-wide listing.
 func filterCounter(f alice.TaskFilter) string {
 	switch {

@@ -62,7 +62,8 @@ type committer struct {
 	done     sync.WaitGroup
 
 	counters map[string]int64 // cached values, owned by the committer goroutine
-	stats    CommitStats      // guarded by statsMu
+	onCommit func(writers int, sync time.Duration)
+	stats    CommitStats // guarded by statsMu
 	statsMu  sync.Mutex
 }
 
@@ -78,9 +79,12 @@ type CommitStats struct {
 // round still splits them where badger's limits require.
 const maxGather = 4096
 
-func newCommitter(db *badger.DB, space *spaceGuard) *committer {
+func newCommitter(db *badger.DB, space *spaceGuard, onCommit func(int, time.Duration)) *committer {
+	if onCommit == nil {
+		onCommit = func(int, time.Duration) {}
+	}
 	c := &committer{
-		db: db, space: space,
+		db: db, space: space, onCommit: onCommit,
 		in:       make(chan *write, maxGather),
 		maxCount: db.MaxBatchCount(),
 		maxBytes: db.MaxBatchSize(),
@@ -239,10 +243,12 @@ func (c *committer) transact(group []*write) (err error) {
 		}
 		return err
 	}
+	took := time.Since(start)
 	c.statsMu.Lock()
 	c.stats.Batches++
-	c.stats.Sync += time.Since(start)
+	c.stats.Sync += took
 	c.statsMu.Unlock()
+	c.onCommit(len(group), took)
 	for k, v := range values {
 		c.counters[k] = v
 	}

@@ -75,6 +75,18 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 			}
 			set(convKey(famHeader, key), v)
 		}
+		counter := func(name string, delta int) {
+			if delta != 0 {
+				w.counters = append(w.counters, counterDelta{key: string(tupleKey(famCounter, key.Bot, name)), delta: int64(delta)})
+			}
+		}
+		switch {
+		case prev.Empty() && !c.Header.Empty():
+			counter(conversationsCounter, +1)
+		case !prev.Empty() && c.Header.Empty():
+			counter(conversationsCounter, -1)
+		}
+		counter(messagesCounter, c.Header.Messages-prev.Messages)
 		due(persistence.DueOutbox, "", prev.OutboxDue, c.Header.OutboxDue)
 		due(persistence.DueGoalWake, "", goalWake(prev.Goal), goalWake(c.Header.Goal))
 		due(persistence.DueGoalDeadline, "", goalDeadline(prev.Goal), goalDeadline(c.Header.Goal))

@@ -27,7 +27,7 @@ import (
 //	M conv message              outbox message
 //	B conv message              outbox message bytes
 //	P conv key                  idempotency record (expires)
-//	N bot name          → int64 counters of a bot's tasks
+//	N bot name          → int64 counters of a bot: its tasks (all, by status, by scope type), conversations, outbox messages
 //	V                   → "2"   format version
 //
 // Format 1 used lowercase families with "/" separators ("s/", "t/", "d/",

@@ -119,15 +119,18 @@ func migrateV1(db *badger.DB, log *slog.Logger) error {
 	log.Info("migrating the data dir from format 1 to format 2")
 	wb := db.NewWriteBatch()
 	defer wb.Cancel()
+	counters := map[string]int64{}
 	apply := func(w *write) error {
 		for _, o := range w.ops {
 			if err := setOpBatch(wb, o); err != nil {
 				return err
 			}
 		}
+		for _, c := range w.counters {
+			counters[c.key] += c.delta
+		}
 		return nil
 	}
-	counters := map[string]int64{}
 	headers := map[alice.ConversationKey]*alice.Header{}
 	header := func(k alice.ConversationKey) *alice.Header {
 		if h := headers[k]; h != nil {
@@ -179,9 +182,6 @@ func migrateV1(db *badger.DB, log *slog.Logger) error {
 			w, err := changeOps(key, change)
 			if err != nil {
 				return err
-			}
-			for _, c := range w.counters {
-				counters[c.key] += c.delta
 			}
 			return apply(w)
 		})

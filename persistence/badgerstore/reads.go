@@ -416,3 +416,31 @@ func parseDueKey(k []byte) (persistence.Due, error) {
 	}
 	return persistence.Due{At: at, Key: key, Kind: persistence.DueKind(kind), ID: id}, nil
 }
+
+// Totals are a bot's counts, kept by every commit, for metrics.
+type Totals struct {
+	Conversations int64 // with anything stored: a goal, tasks or messages
+	Messages      int64 // in the local outboxes
+	Tasks         int64 // of every status
+}
+
+// Totals reads a bot's counts: three counter reads, whatever the size of
+// the store.
+func (s *Store) Totals(_ context.Context, bot string) (Totals, error) {
+	var t Totals
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		for _, c := range []struct {
+			name string
+			n    *int64
+		}{{conversationsCounter, &t.Conversations}, {messagesCounter, &t.Messages}, {"all", &t.Tasks}} {
+			if *c.n, err = readCounter(txn, bot, c.name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Totals{}, storeError("read totals", err)
+	}
+	return t, nil
+}

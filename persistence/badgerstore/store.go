@@ -28,6 +28,10 @@ type Options struct {
 	Logger      *slog.Logger // default: slog.Default()
 	MinFreeDisk uint64       // refuse writes below this free space; default DefaultMinFreeDisk
 	FreeSpace   FreeSpace    // default: StatfsFreeSpace
+	// OnCommit, when set, hears of every transaction committed: how many
+	// writers it answered and how long badger took to commit and sync it.
+	// It runs on the committer's goroutine and must not block.
+	OnCommit func(writers int, sync time.Duration)
 }
 
 // Store is a badger database holding conversations, their indexes, their
@@ -74,7 +78,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, dir: dir, log: opts.Logger, stop: make(chan struct{}), closeErr: make(chan error, 1)}
 	s.space = &spaceGuard{dir: dir, min: opts.MinFreeDisk, free: opts.FreeSpace}
-	s.committer = newCommitter(db, s.space)
+	s.committer = newCommitter(db, s.space, opts.OnCommit)
 	s.done.Add(1)
 	go s.collectGarbage()
 	return s, nil

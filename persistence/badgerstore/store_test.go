@@ -349,3 +349,55 @@ func TestMigrateFormat1(t *testing.T) {
 		t.Fatalf("second open changed the store: %+v, was %+v", r2, r)
 	}
 }
+
+// TestTotalsFollowTheRecords: a bot's conversation, message and task
+// counts move with every commit, conversations count once they hold
+// anything and stop counting when they are emptied, and check agrees.
+func TestTotalsFollowTheRecords(t *testing.T) {
+	s, dir := openTemp(t, Options{})
+	a, b := newConv(t, s, chat("oc_a")), newConv(t, s, chat("oc_b"))
+	a.put(task(a.key, "task_1", alice.TaskActive, at(10)), task(a.key, "task_2", alice.TaskActive, at(20)))
+	hb := b.header
+	hb.Messages = 2
+	hb.Goal = &alice.Goal{ID: "goal_1", Description: "x", Status: alice.GoalInProgress}
+	b.commit(&persistence.Change{PrevHeader: &b.header, Header: &hb, Messages: []persistence.MessageWrite{
+		{Message: alice.Message{ID: "om_1", Kind: alice.KindText, Text: "one"}}, {Message: alice.Message{ID: "om_2", Kind: alice.KindText, Text: "two"}}}})
+	want := func(conversations, messages, tasks int64) {
+		t.Helper()
+		got, err := s.Totals(ctx, "main")
+		if err != nil || got != (Totals{Conversations: conversations, Messages: messages, Tasks: tasks}) {
+			t.Fatalf("Totals = %+v, %v; want %d conversations, %d messages, %d tasks", got, err, conversations, messages, tasks)
+		}
+	}
+	want(2, 2, 2)
+	a.remove("task_1")
+	a.remove("task_2")
+	want(1, 2, 0)
+	if got, _ := s.Totals(ctx, "other"); got != (Totals{}) {
+		t.Fatalf("another bot's totals = %+v", got)
+	}
+	s.Close()
+	if r := checkDir(t, dir); len(r.Problems) > 0 {
+		t.Fatalf("check: %v", r.Problems)
+	}
+}
+
+func TestInUse(t *testing.T) {
+	dir := t.TempDir()
+	if _, inUse, err := InUse(filepath.Join(dir, "none")); inUse || err != nil {
+		t.Fatalf("a missing dir: %v %v", inUse, err)
+	}
+	s, err := Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Badger's lock is a flock, which another open file description in
+	// this process does not share: it sees the store as in use.
+	if pid, inUse, err := InUse(dir); !inUse || err != nil || pid != os.Getpid() {
+		t.Fatalf("an open store: pid %d, %v, %v", pid, inUse, err)
+	}
+	s.Close()
+	if _, inUse, err := InUse(dir); inUse || err != nil {
+		t.Fatalf("a closed store: %v %v", inUse, err)
+	}
+}
