@@ -46,11 +46,10 @@ type conversation struct {
 	key    alice.ConversationKey
 	bot    *BotConfig
 	loaded bool
+	// header is all a conversation keeps in memory of its state: its tasks
+	// are read from the store when a command or a due time needs one, so
+	// neither waking it nor keeping it live costs more with more tasks.
 	header alice.Header
-	// tasks caches the live (active or paused) tasks this conversation has
-	// read or written since it woke; the store holds the rest. Waking reads
-	// only the header, so its cost does not grow with the tasks.
-	tasks map[string]*alice.TaskState
 	// running holds the occurrences handed to a worker pool and not yet
 	// reported back, by task id.
 	running map[string]*job
@@ -130,7 +129,7 @@ func (c *conversation) load() error {
 	if err != nil {
 		return err
 	}
-	c.header, c.tasks, c.loaded = h, map[string]*alice.TaskState{}, true
+	c.header, c.loaded = h, true
 	return nil
 }
 
@@ -217,11 +216,6 @@ func (ch *change) commit() error {
 		}
 	}
 	for id, ts := range ch.tasks {
-		if ts == nil || ts.Status.Terminal() {
-			delete(c.tasks, id)
-		} else {
-			c.tasks[id] = ts
-		}
 		if ts != nil && ts.Due != nil {
 			c.d.wrote(persistence.Due{At: *ts.Due, Key: c.key, Kind: persistence.DueTask, ID: id})
 		}

@@ -92,20 +92,11 @@ func (cmd deleteTask) run(c *conversation) (any, error) {
 	return nil, nil
 }
 
-// taskState is a task of this conversation, live or finished: from the
-// cache of live tasks, else from the store (caching it if it is live).
+// taskState reads a task of this conversation from the store. The
+// conversation is its only writer, so what the store holds is what the
+// conversation last committed.
 func (c *conversation) taskState(id string) (*alice.TaskState, error) {
-	if ts := c.tasks[id]; ts != nil {
-		return ts, nil
-	}
-	ts, err := c.d.store.TaskRecord(context.Background(), c.key, id)
-	if err != nil {
-		return nil, err
-	}
-	if !ts.Status.Terminal() {
-		c.tasks[id] = ts
-	}
-	return ts, nil
+	return c.d.store.TaskRecord(context.Background(), c.key, id)
 }
 
 // settle sets when the timer service must next deliver the task: at its

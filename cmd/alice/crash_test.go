@@ -86,6 +86,7 @@ bots:
 	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.cmd.Wait()
+	checkStore(t, cfg)
 	if n := len(done); n == 0 || n == len(tasks) {
 		t.Fatalf("%s of %d tasks had completed when the process was killed; the kill must land mid-way for this test to mean anything", doneBefore, len(tasks))
 	}

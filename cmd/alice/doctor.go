@@ -85,7 +85,9 @@ func doctor(ctx context.Context, cfg *config.Config, getenv func(string) string)
 			checks = append(checks, k)
 		}
 		if b.Socket != "" {
-			checks = append(checks, checkSocket(b))
+			k, up := checkSocket(ctx, b)
+			running[b.Socket] = up
+			checks = append(checks, k)
 		}
 		if b.Feishu != nil {
 			checks = append(checks, checkFeishu(ctx, b))
@@ -159,13 +161,25 @@ func checkAddr(ctx context.Context, b config.Bot) (check, bool) {
 	return check{what, fmt.Errorf("in use by another program (%v); stop it or set runtime_http_addr", err)}, false
 }
 
-func checkSocket(b config.Bot) check {
+// checkSocket: the socket's directory must exist; a socket a running
+// alice answers on is fine.
+func checkSocket(ctx context.Context, b config.Bot) (check, bool) {
 	what := "bot " + b.ID + ": socket " + b.Socket
 	fi, err := os.Stat(filepath.Dir(b.Socket))
 	if err != nil || !fi.IsDir() {
-		return check{what, fmt.Errorf("its directory %s does not exist; create it or change runtime_socket", filepath.Dir(b.Socket))}
+		return check{what, fmt.Errorf("its directory %s does not exist; create it or change runtime_socket", filepath.Dir(b.Socket))}, false
 	}
-	return check{what, nil}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", b.Socket)
+		}}}
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://localhost/healthz", nil)
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		return check{what + " (a running alice answers on it)", nil}, true
+	}
+	return check{what, nil}, false
 }
 
 func checkFeishu(ctx context.Context, b config.Bot) check {

@@ -195,6 +195,15 @@ func (p *process) requestAs(t *testing.T, method, path, body string, headers map
 	return resp.StatusCode, v
 }
 
+// checkStore runs alice check on the stopped server's store: every index
+// entry must have its record and every record its entries.
+func checkStore(t *testing.T, cfg string) {
+	t.Helper()
+	if code, out, errOut := runCLI(nil, "", "check", "--config", cfg); code != 0 {
+		t.Fatalf("alice check after the kill: %d\n%s%s", code, out, errOut)
+	}
+}
+
 // awaitFor polls cond until it holds, failing the test after limit.
 func awaitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -229,6 +238,7 @@ func TestKill9AfterAnswerLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.cmd.Wait()
+	checkStore(t, cfg)
 
 	p = startAlice(t, cfg)
 	deadline := time.Now().Add(10 * time.Second)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -89,4 +90,44 @@ func TestShutdownWithAStoreThatCannotWrite(t *testing.T) {
 	if !strings.Contains(stderr.String(), "store") {
 		t.Fatalf("stderr = %q; want it to say the store could not be closed", stderr.String())
 	}
+}
+
+// TestSecondSignalExitsAtOnce: while a shutdown waits for an agent, a
+// second SIGTERM ends the process at once, saying so, with exit code 1.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	started := filepath.Join(t.TempDir(), "started")
+	cfg := writeConfig(t, "data_dir: data\nshutdown_timeout: 60s\nbots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: durable-test-token-123\n"+
+		"    llm:\n      command: [sh, -c, 'touch \"$STARTED\"; exec sleep 600']\n      env: {STARTED: "+started+"}\n      timeout: 10m\n")
+	cmd := exec.Command(aliceBin, "serve", "--config", cfg)
+	stderr := &syncBuffer{}
+	p := startAliceCmd(t, cmd, stderr)
+	if code, task := p.request(t, "POST", "/api/v1/automation/tasks", `{"scope_type":"chat","scope_id":"oc_1","action":"run_llm","prompt":"p"}`, "oc_1"); code != 201 {
+		t.Fatalf("create: %d %v", code, task)
+	}
+	awaitFor(t, 10*time.Second, "the agent to start", func() bool { _, err := os.Stat(started); return err == nil })
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	awaitFor(t, 10*time.Second, "the shutdown to begin", func() bool { return strings.Contains(stderr.String(), "a second signal exits at once") })
+	err := p.stopWithin(t, 10*time.Second) // the second SIGTERM
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr.String(), "second signal") {
+		t.Fatalf("exit %v; stderr %q", err, stderr.String())
+	}
+}
+
+// syncBuffer is a strings.Builder safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	sb strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.String()
 }
