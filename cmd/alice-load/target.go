@@ -5,17 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/alice-runtime/alice/client"
+	"github.com/alice-runtime/alice/internal/serveproc"
 )
 
 // target is the server a scenario measures: an alice binary this tool runs
@@ -58,28 +57,13 @@ func (t *target) start() error {
 		args = append(args, "--cpuprofile", p)
 	}
 	cmd := exec.Command(t.bin, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	url, err := serveproc.Start(cmd)
+	if err != nil {
 		return err
 	}
-	t.cmd, t.exited = cmd, make(chan error, 1)
+	t.cmd, t.url, t.exited = cmd, url, make(chan error, 1)
 	go func() { t.exited <- cmd.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.kill()
-		return fmt.Errorf("%s printed no address: %v", t.bin, err)
-	}
-	m := regexp.MustCompile(`serving on (http://\S+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.kill()
-		return fmt.Errorf("%s: unexpected first line %q", t.bin, line)
-	}
-	go io.Copy(io.Discard, stdout)
-	t.url = m[1]
 	return nil
 }
 

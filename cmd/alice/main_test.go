@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/alice-runtime/alice/internal/serveproc"
 )
 
 // runCLI runs a command in-process with env as its whole environment and
@@ -148,26 +149,14 @@ func startAlice(t *testing.T, configPath string) *process {
 // stderr, and reads the address it serves on.
 func startAliceCmd(t *testing.T, cmd *exec.Cmd, stderr io.Writer) *process {
 	t.Helper()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	// The first line names the bound address (the config asks for port 0).
+	base, err := serveproc.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	// The first line names the bound address (the config asks for port 0).
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("alice printed no address: %v", err)
-	}
-	m := regexp.MustCompile(`serving on (http://\S+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("unexpected first line %q", line)
-	}
-	go io.Copy(io.Discard, stdout)
-	return &process{cmd: cmd, base: m[1]}
+	return &process{cmd: cmd, base: base}
 }
 
 func (p *process) request(t *testing.T, method, path, body, conv string) (int, map[string]any) {

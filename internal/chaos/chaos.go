@@ -14,7 +14,6 @@
 package chaos
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -24,7 +23,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +31,7 @@ import (
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/client"
+	"github.com/alice-runtime/alice/internal/serveproc"
 )
 
 // Config configures a run. Zero values take the defaults on each field.
@@ -190,23 +189,12 @@ func (s *server) start() error {
 		return err
 	}
 	cmd := exec.Command(s.bin, "serve", "--config", cfg, "--log-level", "error")
-	stdout, err := cmd.StdoutPipe()
+	cmd.Stderr = s.log
+	base, err := serveproc.Start(cmd)
 	if err != nil {
 		return err
 	}
-	cmd.Stderr = s.log
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	m := regexp.MustCompile(`serving on (http://\S+)`).FindStringSubmatch(line)
-	if err != nil || m == nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return fmt.Errorf("the server did not start: %q %v", line, err)
-	}
-	go io.Copy(io.Discard, stdout)
-	c, err := client.New(m[1], token, nil)
+	c, err := client.New(base, token, nil)
 	if err != nil {
 		return err
 	}

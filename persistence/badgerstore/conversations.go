@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -249,22 +250,16 @@ func (s *Store) OldestFinished(_ context.Context, key alice.ConversationKey, n i
 	if err != nil {
 		return nil, storeError("list finished tasks", err)
 	}
-	sortIDs(ids)
+	slices.Sort(ids)
 	return ids[:min(n, len(ids))], nil
 }
 
 // OldestMessages implements persistence.ConversationStore.
 func (s *Store) OldestMessages(_ context.Context, key alice.ConversationKey, n int) ([]alice.Message, error) {
 	var out []alice.Message
-	err := s.db.View(func(txn *badger.Txn) error {
-		return scanValues(txn, convKey(famMessage, key), 0, n, func(v []byte) error {
-			var m alice.Message
-			if err := json.Unmarshal(v, &m); err != nil {
-				return err
-			}
-			out = append(out, m)
-			return nil
-		})
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		out, err = scanRecords[alice.Message](txn, convKey(famMessage, key), 0, n)
+		return err
 	})
 	if err != nil {
 		return nil, storeError("list oldest messages", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -67,14 +66,27 @@ func scanValues(txn *badger.Txn, prefix []byte, offset, limit int, fn func(v []b
 	return nil
 }
 
+// scanRecords decodes the JSON records under prefix, from offset, at most
+// limit of them.
+func scanRecords[T any](txn *badger.Txn, prefix []byte, offset, limit int) ([]T, error) {
+	out := []T{}
+	err := scanValues(txn, prefix, offset, limit, func(v []byte) error {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return err
+		}
+		out = append(out, x)
+		return nil
+	})
+	return out, err
+}
+
 // countKeys counts the keys under prefix.
 func countKeys(txn *badger.Txn, prefix []byte) (int, error) {
 	n := 0
 	err := scanKeys(txn, prefix, func([]byte) error { n++; return nil })
 	return n, err
 }
-
-func sortIDs(ids []string) { slices.Sort(ids) }
 
 // Task implements persistence.TaskReader.
 func (s *Store) Task(_ context.Context, bot, id string) (*alice.TaskState, alice.ConversationKey, error) {
@@ -256,21 +268,15 @@ func readCounter(txn *badger.Txn, bot, name string) (int64, error) {
 
 // Runs implements persistence.TaskReader.
 func (s *Store) Runs(_ context.Context, taskID string, p alice.Page) ([]alice.Run, int, error) {
-	runs := []alice.Run{}
+	var runs []alice.Run
 	total := 0
 	err := s.db.View(func(txn *badger.Txn) (err error) {
 		prefix := tupleKey(famRun, taskID)
 		if total, err = countKeys(txn, prefix); err != nil {
 			return err
 		}
-		return scanValues(txn, prefix, p.Offset, p.Limit, func(v []byte) error {
-			var r alice.Run
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
-			}
-			runs = append(runs, r)
-			return nil
-		})
+		runs, err = scanRecords[alice.Run](txn, prefix, p.Offset, p.Limit)
+		return err
 	})
 	if err != nil {
 		return nil, 0, storeError("list runs of "+taskID, err)
@@ -280,22 +286,16 @@ func (s *Store) Runs(_ context.Context, taskID string, p alice.Page) ([]alice.Ru
 
 // Messages implements persistence.MessageReader.
 func (s *Store) Messages(_ context.Context, key alice.ConversationKey, p alice.Page) ([]alice.Message, int, error) {
-	out := []alice.Message{}
+	var out []alice.Message
 	total := 0
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn *badger.Txn) (err error) {
 		var h alice.Header
 		if _, err := getRecord(txn, convKey(famHeader, key), &h); err != nil {
 			return err
 		}
 		total = h.Messages
-		return scanValues(txn, convKey(famMessage, key), p.Offset, p.Limit, func(v []byte) error {
-			var m alice.Message
-			if err := json.Unmarshal(v, &m); err != nil {
-				return err
-			}
-			out = append(out, m)
-			return nil
-		})
+		out, err = scanRecords[alice.Message](txn, convKey(famMessage, key), p.Offset, p.Limit)
+		return err
 	})
 	if err != nil {
 		return nil, 0, storeError("list messages", err)
