@@ -40,6 +40,8 @@ const (
 	DefaultOutboxKeep    = alice.DefaultOutboxMaxMessages
 	DefaultOutboxMaxAge  = alice.DefaultOutboxMaxAge
 	DefaultMinFreeDisk   = 256 << 20
+	DefaultMemoryLimit   = 768 << 20
+	minMemoryLimit       = 64 << 20
 	DefaultDataDir       = "alice-data"
 	maxConfigBytes       = 1 << 20
 	maxWorkflowSteps     = 32
@@ -53,6 +55,10 @@ type Config struct {
 	Bots     []Bot          // ordered by id
 	// MinFreeDisk is the free space below which writes are refused (507).
 	MinFreeDisk uint64
+	// MemoryLimit is the Go runtime's soft memory limit for alice serve; 0
+	// leaves it unset. It is a target for the garbage collector, never a
+	// reason to fail an allocation.
+	MemoryLimit uint64
 	// ShutdownTimeout bounds a graceful stop.
 	ShutdownTimeout time.Duration
 }
@@ -257,6 +263,7 @@ type file struct {
 	DataDir         string             `yaml:"data_dir"`
 	Timezone        string             `yaml:"timezone"`
 	MinFreeDisk     string             `yaml:"min_free_disk"`
+	MemoryLimit     string             `yaml:"memory_limit"`
 	ShutdownTimeout *time.Duration     `yaml:"shutdown_timeout"`
 	Bots            map[string]botFile `yaml:"bots"`
 }
@@ -352,6 +359,18 @@ func build(f file, baseDir string) (*Config, error) {
 			return nil, fmt.Errorf("min_free_disk: %q must be a size of at least 16MB, such as 256MB or 1GiB", f.MinFreeDisk)
 		}
 		c.MinFreeDisk = n
+	}
+	c.MemoryLimit = DefaultMemoryLimit
+	switch f.MemoryLimit {
+	case "":
+	case "off":
+		c.MemoryLimit = 0
+	default:
+		n, err := humanize.ParseBytes(f.MemoryLimit)
+		if err != nil || n < minMemoryLimit {
+			return nil, fmt.Errorf("memory_limit: %q must be off or a size of at least 64MiB, such as 768MiB or 2GiB", f.MemoryLimit)
+		}
+		c.MemoryLimit = n
 	}
 	c.ShutdownTimeout = DefaultShutdown
 	if d := f.ShutdownTimeout; d != nil {

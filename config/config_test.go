@@ -26,6 +26,30 @@ func TestParseDefaults(t *testing.T) {
 	if c.DataDir != "alice-data" {
 		t.Errorf("data dir = %q, want alice-data", c.DataDir)
 	}
+	if c.MemoryLimit != DefaultMemoryLimit {
+		t.Errorf("memory limit = %d, want the default %d", c.MemoryLimit, DefaultMemoryLimit)
+	}
+}
+
+func TestParseMemoryLimit(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want uint64
+	}{
+		{"memory_limit: 2GiB", 2 << 30},
+		{"memory_limit: 512MB", 512_000_000},
+		{"memory_limit: 'off'", 0},
+	}
+	for _, tt := range tests {
+		c, err := Parse([]byte(tt.yaml), "/etc/alice")
+		if err != nil {
+			t.Errorf("%s: %v", tt.yaml, err)
+			continue
+		}
+		if c.MemoryLimit != tt.want {
+			t.Errorf("%s: memory limit = %d, want %d", tt.yaml, c.MemoryLimit, tt.want)
+		}
+	}
 }
 
 func TestDefaultConfig(t *testing.T) {
@@ -104,6 +128,8 @@ func TestParseRefusesNamingTheKey(t *testing.T) {
 		{"unknown top-level key", "colour: blue", "field colour not found"},
 		{"unknown bot key", "bots: {main: {colour: blue}}", "field colour not found"},
 		{"bad YAML", "bots: [", "invalid YAML"},
+		{"memory limit not a size", "memory_limit: lots", `memory_limit: "lots"`},
+		{"memory limit too small", "memory_limit: 1MB", "at least 64MiB"},
 		{"bad bot id", "bots: {Main: {}}", `bot id "Main"`},
 		{"bad zone", "timezone: Mars/Olympus", "timezone"},
 		{"bad bot zone", "bots: {main: {timezone: Nowhere}}", "bots.main.timezone"},

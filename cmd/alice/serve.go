@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/alice-runtime/alice/config"
@@ -65,6 +68,7 @@ func serve(cmd *cobra.Command, c cli, opts serveOptions) error {
 	if err != nil {
 		return err
 	}
+	applyMemoryLimit(cfg.MemoryLimit, os.Getenv, debug.SetMemoryLimit, logger)
 	// Agents call the runtime back with this very executable.
 	self, err := os.Executable()
 	if err != nil {
@@ -112,6 +116,22 @@ func serve(cmd *cobra.Command, c cli, opts serveOptions) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// applyMemoryLimit gives the garbage collector the configured soft limit,
+// which keeps a large store's server inside its memory budget by collecting
+// more often as it nears it. GOMEMLIMIT, when set, is the operator's
+// override and wins.
+func applyMemoryLimit(limit uint64, getenv func(string) string, set func(int64) int64, log *slog.Logger) {
+	if env := getenv("GOMEMLIMIT"); env != "" {
+		log.Info("memory limit from GOMEMLIMIT", "limit", env)
+		return
+	}
+	if limit == 0 {
+		return
+	}
+	set(int64(min(limit, math.MaxInt64)))
+	log.Info("memory limit", "limit", humanize.IBytes(limit))
 }
 
 func newCheckCmd(c cli) *cobra.Command {
