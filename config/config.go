@@ -176,7 +176,7 @@ type StepData struct {
 }
 
 // Default is the configuration of `alice` with no config file: one bot named
-// "default" on 127.0.0.1:7331 with data in $ALICE_HOME or ./alice-data.
+// "default" on 127.0.0.1:7331 with data in $ALICE_HOME/runtime or ./alice-data.
 func Default() *Config {
 	c, err := build(file{}, "")
 	if err != nil {

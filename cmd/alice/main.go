@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	_ "time/tzdata" // zones work on machines without a zoneinfo database
@@ -138,9 +139,20 @@ the data directory (generating it if the bot has never run).`,
 					return fmt.Errorf("no bot %q in the configuration", botID)
 				}
 			}
+			existing, err := cfg.GeneratedToken(b)
+			if err != nil {
+				return err
+			}
 			tok, err := cfg.Token(b)
 			if err != nil {
 				return err
+			}
+			if b.Token == "" && existing == "" {
+				// The default data dir is relative to the working
+				// directory: a token generated here by mistake would not
+				// be the running server's, so say where it went.
+				where, _ := filepath.Abs(cfg.BotDir(b.ID))
+				fmt.Fprintf(c.stderr, "alice: bot %s had no token yet; generated one in %s (the server with this data dir will use it)\n", b.ID, where)
 			}
 			fmt.Fprintln(c.stdout, tok)
 			return nil

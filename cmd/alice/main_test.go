@@ -51,7 +51,7 @@ func TestCommands(t *testing.T) {
 		{"invalid config", []string{"serve", "--config", bad}, 1, `^$`, `bots\.main\.runtime_http_addr: .*not a loopback address`},
 		{"missing config", []string{"token", "--config", filepath.Join(dir, "nope.yaml")}, 1, `^$`, `no such file`},
 		{"configured token", []string{"token", "--config", good}, 0, `^configured-token-1234\n$`, `^$`},
-		{"generated token", []string{"token", "--config", good, "--bot", "b"}, 0, `^[A-Za-z0-9_-]{43}\n$`, `^$`},
+		{"generated token", []string{"token", "--config", good, "--bot", "b"}, 0, `^[A-Za-z0-9_-]{43}\n$`, `had no token yet; generated one in /.*/data/bots/b \(`},
 		{"unknown bot", []string{"token", "--config", good, "--bot", "zz"}, 1, `^$`, `no bot "zz"`},
 		{"bad log level", []string{"serve", "--log-level", "loud"}, 2, `^$`, `--log-level`},
 		{"completion", []string{"completion", "bash"}, 0, `bash completion`, `^$`},
@@ -72,11 +72,15 @@ func TestCommands(t *testing.T) {
 			}
 		})
 	}
-	// The generated token is stable: a second call prints the same one.
+	// The generated token is stable: a second call prints the same one,
+	// and says nothing more.
 	_, first, _ := runCLI(nil, "", "token", "--config", good, "--bot", "b")
-	_, second, _ := runCLI(nil, "", "token", "--config", good, "--bot", "b")
+	_, second, notice := runCLI(nil, "", "token", "--config", good, "--bot", "b")
 	if first != second {
 		t.Fatalf("token changed between calls: %q then %q", first, second)
+	}
+	if notice != "" {
+		t.Errorf("reading an existing token printed %q on stderr", notice)
 	}
 }
 

@@ -89,7 +89,11 @@ func serve(cmd *cobra.Command, c cli, opts serveOptions) error {
 	if opts.configPath != "" {
 		tokenCmd += " --config " + opts.configPath
 	}
-	fmt.Fprintf(c.stdout, "alice: data in %s; print a bot's token with: %s [--bot ID]\n", cfg.DataDir, tokenCmd)
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		dataDir = cfg.DataDir
+	}
+	fmt.Fprintf(c.stdout, "alice: data in %s; print a bot's token with: %s [--bot ID]\n", dataDir, tokenCmd)
 
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
