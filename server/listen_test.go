@@ -177,7 +177,10 @@ func TestIdleConnectionsCannotStarveNewOnes(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	// Busy: every slot holds a request whose body is still to come.
+	// Busy: every slot holds a request whose body is still to come. Each
+	// is let become busy before the next arrives: until the server has read
+	// its headers, a connection is as evictable as a slow one.
+	limit := in.srv.bots[0].limit
 	for i := range slots {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -186,11 +189,10 @@ func TestIdleConnectionsCannotStarveNewOnes(t *testing.T) {
 		defer c.Close()
 		fmt.Fprintf(c, "POST /api/v1/goal HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"+
 			"X-Alice-Receive-Id-Type: chat_id\r\nX-Alice-Receive-Id: oc_%d\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n", in.token, i)
-	}
-	limit := in.srv.bots[0].limit
-	for deadline := time.Now().Add(5 * time.Second); limit.busy() < slots; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d connections busy", limit.busy(), slots)
+		for deadline := time.Now().Add(5 * time.Second); limit.busy() < i+1; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d connections busy", limit.busy(), i+1)
+			}
 		}
 	}
 	c, err := net.Dial("tcp", addr)
