@@ -38,7 +38,7 @@ func TestParseMemoryLimit(t *testing.T) {
 	}{
 		{"memory_limit: 2GiB", 2 << 30},
 		{"memory_limit: 512MB", 512_000_000},
-		{"memory_limit: 'off'", 0},
+		{"memory_limit: off", 0},
 	}
 	for _, tt := range tests {
 		c, err := Parse([]byte(tt.yaml), "/etc/alice")
