@@ -91,3 +91,44 @@ func BenchmarkTaskCreate(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkGoalCycle creates a goal and completes it, each durable, in a
+// fresh conversation per cycle, 64 clients at once: the goal half of the
+// load tool's writes scenario. One op is one cycle (two requests).
+func BenchmarkGoalCycle(b *testing.B) {
+	in := start(b, b.TempDir(), "bots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: bench-token-0123456789\n    rate_limit_per_minute: 0\n", Options{})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	do := func(path, conv, body string) error {
+		r, _ := http.NewRequest("POST", in.base+path, strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer bench-token-0123456789")
+		r.Header.Set("X-Alice-Receive-Id-Type", "chat_id")
+		r.Header.Set("X-Alice-Receive-Id", conv)
+		resp, err := client.Do(r)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("%s: status %d", path, resp.StatusCode)
+		}
+		return nil
+	}
+	var clients atomic.Int64
+	b.SetParallelism(32) // 64 clients on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		c := clients.Add(1)
+		for i := 0; pb.Next(); i++ {
+			conv := fmt.Sprintf("oc_g_%d_%d", c, i)
+			if err := do("/api/v1/goal", conv, `{"description":"cycle"}`); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := do("/api/v1/goal/complete", conv, ""); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

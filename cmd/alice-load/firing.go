@@ -14,7 +14,7 @@ import (
 // convs conversations, and returns their ids in order.
 func dueBatch(c *client.Client, o options, label string, n, convs int, start time.Time, span time.Duration, prefix string) ([]string, result, error) {
 	ids := make([]string, n)
-	r := runFor(o.concurrency, 0, int64(n), os.Stderr, label, func(_, i int) error {
+	r := load{workers: o.concurrency, total: int64(n), progress: os.Stderr, label: label}.run(func(_, i int) error {
 		at := start.Add(time.Duration(i) * span / time.Duration(n))
 		t, err := c.CreateTask(bg, alice.TaskCreate{Input: taskIn(fmt.Sprintf("%s_%d", prefix, i%convs), at.UTC().Format(time.RFC3339Nano))})
 		if err == nil {
@@ -48,7 +48,7 @@ func lateness(c *client.Client, o options, ids []string, timeout time.Duration) 
 		time.Sleep(200 * time.Millisecond)
 	}
 	late := make([]time.Duration, len(ids))
-	r := runFor(o.concurrency, 0, int64(len(ids)), nil, "", func(_, i int) error {
+	r := load{workers: o.concurrency, total: int64(len(ids))}.run(func(_, i int) error {
 		runs, _, err := c.TaskRuns(bg, ids[i], alice.Page{Limit: 10})
 		if err != nil {
 			return err
@@ -137,7 +137,7 @@ func scenarioScale(o options) error {
 	background := o.tasks - o.due
 	peakDuring := int64(0)
 	stopSampling := sampleRSS(t, &peakDuring)
-	create := runFor(o.concurrency, 0, int64(background), os.Stderr, "create", func(_, i int) error {
+	create := load{workers: o.concurrency, total: int64(background), progress: os.Stderr, label: "create"}.run(func(_, i int) error {
 		in := taskIn(fmt.Sprintf("oc_scale_%d", i%o.conversations), "2099-01-01T00:00:00Z")
 		if i%2 == 1 {
 			in.RunAt, in.Cron = alice.Field[string]{}, alice.Value("@yearly")
@@ -248,7 +248,7 @@ func scenarioBigText(o options) error {
 			return err
 		}
 		c := t.loadClient(o.concurrency)
-		r := runFor(min(o.concurrency, 16), 0, convs*per, nil, "", func(_, i int) error {
+		r := load{workers: min(o.concurrency, 16), total: convs * per}.run(func(_, i int) error {
 			in := taskIn(fmt.Sprintf("oc_big_%d", i%convs), "2099-01-01T00:00:00Z")
 			in.Text = alice.Value(fmt.Sprintf("%s%d", text[:size-8], i))
 			_, err := c.CreateTask(bg, alice.TaskCreate{Input: in})
@@ -257,7 +257,7 @@ func scenarioBigText(o options) error {
 		if r.errors > 0 {
 			return fmt.Errorf("%s: %v", t.name, r.firstError)
 		}
-		list := runFor(1, 0, 20, nil, "", func(int, int) error {
+		list := load{workers: 1, total: 20}.run(func(int, int) error {
 			_, _, err := c.ListTasks(bg, alice.TaskFilter{}, alice.Page{Limit: 1})
 			return err
 		})

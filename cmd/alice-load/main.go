@@ -43,6 +43,7 @@ Scenarios (-scenario):
 Examples:
   alice-load -scenario writes
   alice-load -scenario writes -before /tmp/alice-old      # the same, beside an older build
+  alice-load -scenario writes -rate 6000                  # latencies at a fixed 6,000 requests/s
   alice-load -scenario scale -tasks 1000000 -conversations 100000 -due 100000
   alice-load -scenario chaos -kills 200
   alice-load -scenario get -url http://127.0.0.1:7331 -token "$(alice token)"
@@ -54,6 +55,7 @@ Flags:
 type options struct {
 	scenario, bin, before, url, token, work string
 	duration                                time.Duration
+	rate                                    float64
 	rounds, concurrency                     int
 	tasks, conversations, due, kills        int
 }
@@ -74,13 +76,14 @@ func main() {
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of one measurement")
 	fs.IntVar(&o.rounds, "rounds", 3, "measurements per target; the median is reported")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent clients")
+	fs.Float64Var(&o.rate, "rate", 0, "writes: requests per `second`, an open loop whose latencies count from when each request was due (default: as fast as the clients go)")
 	fs.IntVar(&o.tasks, "tasks", 1_000_000, "tasks to create (scale)")
 	fs.IntVar(&o.conversations, "conversations", 100_000, "conversations they spread over (scale)")
 	fs.IntVar(&o.due, "due", 100_000, "of the tasks, how many come due in one minute (scale)")
 	fs.IntVar(&o.kills, "kills", 20, "how many times the server is killed (chaos)")
 	fs.Parse(os.Args[1:])
-	if o.duration <= 0 || o.rounds < 1 || o.concurrency < 1 || o.concurrency > 4096 || (o.url != "" && o.token == "") {
-		fmt.Fprintln(os.Stderr, "alice-load: -duration must be positive, -rounds at least 1, -concurrency 1 to 4096, and -url needs -token")
+	if o.duration <= 0 || o.rounds < 1 || o.concurrency < 1 || o.concurrency > 4096 || o.rate < 0 || (o.url != "" && o.token == "") {
+		fmt.Fprintln(os.Stderr, "alice-load: -duration must be positive, -rounds at least 1, -concurrency 1 to 4096, -rate not negative, and -url needs -token")
 		os.Exit(2)
 	}
 	if err := run(o); err != nil {

@@ -35,10 +35,25 @@ func (r result) p(q float64) time.Duration {
 // number and the operation's sequence number across all workers.
 type work func(worker, seq int) error
 
-// runFor runs op from n workers for d (or, with total > 0, until total
-// operations are done), printing a progress line every second to progress
-// (nil: silent).
-func runFor(n int, d time.Duration, total int64, progress io.Writer, label string, op work) result {
+// load says how to run an operation: by how many workers, for how long or
+// how many times, and at what pace.
+type load struct {
+	workers  int
+	duration time.Duration // how long, when total is 0
+	total    int64         // how many operations; 0: for duration
+	// rate, when positive, is an open loop: operation i is due at
+	// start + i/rate, whatever became of the ones before it, and its latency
+	// counts from then, so a server that falls behind shows it in the
+	// latencies rather than in a slower pace of requests. 0: each worker
+	// starts its next operation when the last one ends (a closed loop).
+	rate     float64
+	progress io.Writer // a line every second; nil: silent
+	label    string
+}
+
+// run runs op as l says.
+func (l load) run(op work) result {
+	n, d, total, progress, label := l.workers, l.duration, l.total, l.progress, l.label
 	var next, ops, errs atomic.Int64
 	var mu sync.Mutex
 	hist := newHistogram()
@@ -74,10 +89,16 @@ func runFor(n int, d time.Duration, total int64, progress io.Writer, label strin
 			local := newHistogram()
 			for i := 0; ; i++ {
 				seq := next.Add(1) - 1
-				if (total > 0 && seq >= total) || (total == 0 && time.Now().After(stop)) {
+				t0 := time.Now()
+				if l.rate > 0 {
+					t0 = start.Add(time.Duration(float64(seq) / l.rate * float64(time.Second)))
+				}
+				if (total > 0 && seq >= total) || (total == 0 && t0.After(stop)) {
 					break
 				}
-				t0 := time.Now()
+				if wait := time.Until(t0); wait > 0 {
+					time.Sleep(wait) // the open loop's pace
+				}
 				err := op(w, int(seq))
 				lat := time.Since(t0)
 				if err != nil {

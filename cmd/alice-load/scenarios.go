@@ -91,11 +91,11 @@ func scenarioGet(o options) error {
 		}
 	}
 	results := map[string][]result{}
-	runFor(o.concurrency, time.Second, 0, nil, "", fetch(bareURL, nil)) // warm up
+	load{workers: o.concurrency, duration: time.Second}.run(fetch(bareURL, nil)) // warm up
 	for i := 0; i < o.rounds; i++ {
-		results["bare"] = append(results["bare"], runFor(o.concurrency, o.duration, 0, nil, "", fetch(bareURL, nil)))
+		results["bare"] = append(results["bare"], load{workers: o.concurrency, duration: o.duration}.run(fetch(bareURL, nil)))
 		for _, t := range ts {
-			results[t.name] = append(results[t.name], runFor(o.concurrency, o.duration, 0, nil, "", fetch(t.url, t)))
+			results[t.name] = append(results[t.name], load{workers: o.concurrency, duration: o.duration}.run(fetch(t.url, t)))
 		}
 	}
 	base := median(results["bare"])
@@ -157,7 +157,7 @@ func scenarioWrites(o options) error {
 	for _, t := range ts {
 		c := t.loadClient(o.concurrency)
 		fmt.Fprintf(os.Stderr, "%s: filling %d conversations with %d tasks each\n", t.name, o.concurrency, heavyTasks)
-		r := runFor(o.concurrency, 0, int64(o.concurrency*heavyTasks), os.Stderr, t.name+" fill", func(w, i int) error {
+		r := load{workers: o.concurrency, total: int64(o.concurrency * heavyTasks), progress: os.Stderr, label: t.name + " fill"}.run(func(w, i int) error {
 			_, err := c.CreateTask(bg, alice.TaskCreate{Input: taskIn(fmt.Sprintf("oc_heavy_%d", w), "2099-01-01T00:00:00Z")})
 			return err
 		})
@@ -192,7 +192,7 @@ func scenarioWrites(o options) error {
 		for round := 0; round < o.rounds; round++ {
 			for _, t := range ts {
 				c := t.loadClient(o.concurrency)
-				r := runFor(o.concurrency, o.duration, 0, nil, "", m.op(c, t, round))
+				r := load{workers: o.concurrency, duration: o.duration, rate: o.rate / float64(m.per)}.run(m.op(c, t, round))
 				if r.errors > 0 {
 					return fmt.Errorf("%s, %s: %d errors, the first: %v", t.name, m.name, r.errors, r.firstError)
 				}
@@ -205,7 +205,11 @@ func scenarioWrites(o options) error {
 			rows = append(rows, []string{m.name, t.name, fmt.Sprintf("%.0f", r.perSecond()), r.p(99).Round(100 * time.Microsecond).String(), fmt.Sprintf("%.2f", r.perSecond()/fsyncs)})
 		}
 	}
-	printTable(fmt.Sprintf("Durable writes over HTTP, %d clients, rate limit off, median of %d × %s rounds; this disk's own write+fsync rate in the same run: %.0f/s", o.concurrency, o.rounds, o.duration, fsyncs),
+	pace := "as fast as they go"
+	if o.rate > 0 {
+		pace = fmt.Sprintf("an open loop at %.0f requests/s (latency from when each was due)", o.rate)
+	}
+	printTable(fmt.Sprintf("Durable writes over HTTP, %d clients, %s, rate limit off, median of %d × %s rounds; this disk's own write+fsync rate in the same run: %.0f/s", o.concurrency, pace, o.rounds, o.duration, fsyncs),
 		[]string{"what", "target", "requests/s", "p99", "requests per disk fsync"}, rows)
 	return nil
 }
