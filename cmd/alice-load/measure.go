@@ -53,15 +53,14 @@ type load struct {
 
 // run runs op as l says.
 func (l load) run(op work) result {
-	n, d, total, progress, label := l.workers, l.duration, l.total, l.progress, l.label
 	var next, ops, errs atomic.Int64
 	var mu sync.Mutex
 	hist := newHistogram()
 	var firstErr error
 	start := time.Now()
-	stop := start.Add(d)
+	stop := start.Add(l.duration)
 	done := make(chan struct{})
-	if progress != nil {
+	if l.progress != nil {
 		go func() {
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
@@ -75,14 +74,14 @@ func (l load) run(op work) result {
 					mu.Lock()
 					p99 := time.Duration(hist.ValueAtQuantile(99)) * time.Microsecond
 					mu.Unlock()
-					fmt.Fprintf(progress, "  %s: %s: %d done, %d/s, %d errors, p99 so far %s\n", label, time.Since(start).Round(time.Second), o, o-last, errs.Load(), p99)
+					fmt.Fprintf(l.progress, "  %s: %s: %d done, %d/s, %d errors, p99 so far %s\n", l.label, time.Since(start).Round(time.Second), o, o-last, errs.Load(), p99)
 					last = o
 				}
 			}
 		}()
 	}
 	var wg sync.WaitGroup
-	for w := 0; w < n; w++ {
+	for w := 0; w < l.workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
@@ -93,7 +92,7 @@ func (l load) run(op work) result {
 				if l.rate > 0 {
 					t0 = start.Add(time.Duration(float64(seq) / l.rate * float64(time.Second)))
 				}
-				if (total > 0 && seq >= total) || (total == 0 && t0.After(stop)) {
+				if (l.total > 0 && seq >= l.total) || (l.total == 0 && t0.After(stop)) {
 					break
 				}
 				if wait := time.Until(t0); wait > 0 {
