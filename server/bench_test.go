@@ -10,12 +10,15 @@ import (
 	"testing"
 )
 
+// benchConfig is one bot with a fixed token and no rate limit.
+const benchConfig = "bots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: bench-token-0123456789\n    rate_limit_per_minute: 0\n"
+
 // BenchmarkGoalGet compares GET /api/v1/goal through the full stack (auth,
 // routing, conversation actor) with a bare net/http handler writing the same
 // bytes, both on loopback with the same client. Read the two together: the
 // ratio of their ns/op is what matters on a noisy machine.
 func BenchmarkGoalGet(b *testing.B) {
-	in := start(b, b.TempDir(), "bots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: bench-token-0123456789\n    rate_limit_per_minute: 0\n", Options{})
+	in := start(b, b.TempDir(), benchConfig, Options{})
 	req := func(base string) *http.Request {
 		r, _ := http.NewRequest("GET", base+"/api/v1/goal", nil)
 		r.Header.Set("Authorization", "Bearer bench-token-0123456789")
@@ -61,7 +64,7 @@ func BenchmarkGoalGet(b *testing.B) {
 // allocs/op is the number to watch across changes; ns/op moves with the
 // machine.
 func BenchmarkTaskCreate(b *testing.B) {
-	in := start(b, b.TempDir(), "bots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: bench-token-0123456789\n    rate_limit_per_minute: 0\n", Options{})
+	in := start(b, b.TempDir(), benchConfig, Options{})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	before := in.srv.store.Stats()
 	defer func() {
@@ -96,7 +99,7 @@ func BenchmarkTaskCreate(b *testing.B) {
 // fresh conversation per cycle, 64 clients at once: the goal half of the
 // load tool's writes scenario. One op is one cycle (two requests).
 func BenchmarkGoalCycle(b *testing.B) {
-	in := start(b, b.TempDir(), "bots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: bench-token-0123456789\n    rate_limit_per_minute: 0\n", Options{})
+	in := start(b, b.TempDir(), benchConfig, Options{})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	do := func(path, conv, body string) error {
 		r, _ := http.NewRequest("POST", in.base+path, strings.NewReader(body))

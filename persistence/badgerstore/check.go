@@ -56,7 +56,7 @@ func (c *checker) problem(format string, args ...any) {
 
 // each calls fn with the rest of every key of family f and its value.
 func (c *checker) each(f byte, fn func(rest, v []byte)) error {
-	it := c.txn.NewIterator(badger.IteratorOptions{Prefix: []byte{f}, PrefetchValues: false})
+	it := keyIterator(c.txn, []byte{f})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		v, err := it.Item().ValueCopy(nil)

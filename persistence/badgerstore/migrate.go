@@ -100,10 +100,7 @@ func hasV1Keys(db *badger.DB) (bool, error) {
 	found := false
 	err := db.View(func(txn *badger.Txn) error {
 		for _, f := range v1Families {
-			opts := badger.DefaultIteratorOptions
-			opts.PrefetchValues = false
-			opts.Prefix = []byte(f)
-			it := txn.NewIterator(opts)
+			it := keyIterator(txn, []byte(f))
 			it.Rewind()
 			found = found || it.Valid()
 			it.Close()

@@ -24,16 +24,22 @@ func getRecord(txn *badger.Txn, k []byte, v any) (bool, error) {
 	return true, item.Value(func(b []byte) error { return decodeRecord(b, v) })
 }
 
+// keyIterator iterates the keys under prefix without fetching values
+// ahead: most scans read keys only, and the others few of the values.
+func keyIterator(txn *badger.Txn, prefix []byte) *badger.Iterator {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	return txn.NewIterator(opts)
+}
+
 // errStopScan ends a scan early without error.
 var errStopScan = errors.New("stop scan")
 
 // scanKeys calls fn with the rest of every key under prefix, in order,
 // without reading values.
 func scanKeys(txn *badger.Txn, prefix []byte, fn func(rest []byte) error) error {
-	opts := badger.DefaultIteratorOptions
-	opts.PrefetchValues = false
-	opts.Prefix = prefix
-	it := txn.NewIterator(opts)
+	it := keyIterator(txn, prefix)
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		if err := fn(it.Item().Key()[len(prefix):]); err != nil {
@@ -49,10 +55,7 @@ func scanKeys(txn *badger.Txn, prefix []byte, fn func(rest []byte) error) error 
 // scanValues calls fn with the values of the keys under prefix from offset,
 // at most limit of them; the keys before offset are skipped unread.
 func scanValues(txn *badger.Txn, prefix []byte, offset, limit int, fn func(v []byte) error) error {
-	opts := badger.DefaultIteratorOptions
-	opts.PrefetchValues = false
-	opts.Prefix = prefix
-	it := txn.NewIterator(opts)
+	it := keyIterator(txn, prefix)
 	defer it.Close()
 	i := 0
 	for it.Rewind(); it.Valid() && i < offset+limit; it.Next() {
@@ -186,10 +189,7 @@ func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice
 			id  string
 		}
 		var page []entry
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = prefix
-		it := txn.NewIterator(opts)
+		it := keyIterator(txn, prefix)
 		defer it.Close()
 		skipped := 0
 		for it.Rewind(); it.Valid() && len(page) < p.Limit; it.Next() {
@@ -340,10 +340,7 @@ func (s *Store) MessageContent(_ context.Context, key alice.ConversationKey, id 
 func (s *Store) DueBy(_ context.Context, t time.Time, after *persistence.Due, limit int) ([]persistence.Due, error) {
 	var out []persistence.Due
 	err := s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = []byte{famDue}
-		it := txn.NewIterator(opts)
+		it := keyIterator(txn, []byte{famDue})
 		defer it.Close()
 		start := []byte{famDue}
 		if after != nil {
@@ -372,10 +369,7 @@ func (s *Store) NextDue(_ context.Context, after time.Time) (time.Time, bool, er
 	var at time.Time
 	found := false
 	err := s.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = []byte{famDue}
-		it := txn.NewIterator(opts)
+		it := keyIterator(txn, []byte{famDue})
 		defer it.Close()
 		it.Seek(appendTime([]byte{famDue}, after.Add(time.Millisecond)))
 		if !it.Valid() {
