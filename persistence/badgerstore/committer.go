@@ -272,18 +272,9 @@ func (c *committer) counter(k string) (int64, error) {
 		return v, nil
 	}
 	var v int64
-	err := c.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte(k))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(b []byte) error {
-			v, err = decodeCount(b)
-			return err
-		})
+	err := c.db.View(func(txn *badger.Txn) (err error) {
+		v, err = readCount(txn, []byte(k))
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("read counter: %w", err)

@@ -251,7 +251,12 @@ func readTasks(txn *badger.Txn, key alice.ConversationKey, ids []string, fn func
 }
 
 func readCounter(txn *badger.Txn, bot, name string) (int64, error) {
-	item, err := txn.Get(tupleKey(famCounter, bot, name))
+	return readCount(txn, tupleKey(famCounter, bot, name))
+}
+
+// readCount reads the counter at k; an absent counter is 0.
+func readCount(txn *badger.Txn, k []byte) (int64, error) {
+	item, err := txn.Get(k)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return 0, nil
 	}
