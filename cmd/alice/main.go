@@ -139,15 +139,18 @@ the data directory (generating it if the bot has never run).`,
 					return fmt.Errorf("no bot %q in the configuration", botID)
 				}
 			}
-			existing, err := cfg.GeneratedToken(b)
-			if err != nil {
-				return err
+			tok := b.Token
+			if tok == "" {
+				var err error
+				if tok, err = cfg.GeneratedToken(b); err != nil {
+					return err
+				}
 			}
-			tok, err := cfg.Token(b)
-			if err != nil {
-				return err
-			}
-			if b.Token == "" && existing == "" {
+			if tok == "" {
+				var err error
+				if tok, err = cfg.Token(b); err != nil {
+					return err
+				}
 				// The default data dir is relative to the working
 				// directory: a token generated here by mistake would not
 				// be the running server's, so say where it went.
