@@ -10,8 +10,11 @@ import (
 	"testing"
 )
 
-// benchConfig is one bot with a fixed token and no rate limit.
-const benchConfig = "bots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: bench-token-0123456789\n    rate_limit_per_minute: 0\n"
+// benchToken is the bench bot's fixed token.
+const benchToken = "bench-token-0123456789"
+
+// benchConfig is one bot with benchToken and no rate limit.
+const benchConfig = "bots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: " + benchToken + "\n    rate_limit_per_minute: 0\n"
 
 // BenchmarkGoalGet compares GET /api/v1/goal through the full stack (auth,
 // routing, conversation actor) with a bare net/http handler writing the same
@@ -21,7 +24,7 @@ func BenchmarkGoalGet(b *testing.B) {
 	in := start(b, b.TempDir(), benchConfig, Options{})
 	req := func(base string) *http.Request {
 		r, _ := http.NewRequest("GET", base+"/api/v1/goal", nil)
-		r.Header.Set("Authorization", "Bearer bench-token-0123456789")
+		r.Header.Set("Authorization", "Bearer "+benchToken)
 		r.Header.Set("X-Alice-Receive-Id-Type", "chat_id")
 		r.Header.Set("X-Alice-Receive-Id", "oc_bench")
 		return r
@@ -78,17 +81,13 @@ func BenchmarkTaskCreate(b *testing.B) {
 		c := clients.Add(1)
 		for i := 0; pb.Next(); i++ {
 			body := fmt.Sprintf(`{"scope_type":"chat","scope_id":"oc_b_%d_%d","action":"send_text","text":"x","run_at":"2099-01-01T00:00:00Z"}`, c, i/200)
-			r, _ := http.NewRequest("POST", in.base+"/api/v1/automation/tasks", strings.NewReader(body))
-			r.Header.Set("Authorization", "Bearer bench-token-0123456789")
-			resp, err := client.Do(r)
+			code, err := benchPost(client, in.base+"/api/v1/automation/tasks", "", body)
 			if err != nil {
 				b.Error(err)
 				return
 			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 201 {
-				b.Errorf("status %d", resp.StatusCode)
+			if code != 201 {
+				b.Errorf("status %d", code)
 				return
 			}
 		}
@@ -102,20 +101,11 @@ func BenchmarkGoalCycle(b *testing.B) {
 	in := start(b, b.TempDir(), benchConfig, Options{})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	do := func(path, conv, body string) error {
-		r, _ := http.NewRequest("POST", in.base+path, strings.NewReader(body))
-		r.Header.Set("Authorization", "Bearer bench-token-0123456789")
-		r.Header.Set("X-Alice-Receive-Id-Type", "chat_id")
-		r.Header.Set("X-Alice-Receive-Id", conv)
-		resp, err := client.Do(r)
-		if err != nil {
-			return err
+		code, err := benchPost(client, in.base+path, conv, body)
+		if err == nil && code/100 != 2 {
+			err = fmt.Errorf("%s: status %d", path, code)
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("%s: status %d", path, resp.StatusCode)
-		}
-		return nil
+		return err
 	}
 	var clients atomic.Int64
 	b.SetParallelism(32) // 64 clients on 2 cores
@@ -134,4 +124,26 @@ func BenchmarkGoalCycle(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchPost posts body to url with benchToken, in chat conv when
+// conv is not empty, and returns the answer's status, its body read and
+// discarded so the connection is reused.
+func benchPost(client *http.Client, url, conv, body string) (int, error) {
+	r, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	r.Header.Set("Authorization", "Bearer "+benchToken)
+	if conv != "" {
+		r.Header.Set("X-Alice-Receive-Id-Type", "chat_id")
+		r.Header.Set("X-Alice-Receive-Id", conv)
+	}
+	resp, err := client.Do(r)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }

@@ -207,10 +207,7 @@ func TestGoalLoopDrivesTheAgent(t *testing.T) {
 	if code, g := p.request(t, "POST", "/api/v1/goal", `{"objective":"Add unit tests","deadline_in":"1h"}`, "oc_goal"); code != 201 {
 		t.Fatalf("create: %d %v", code, g)
 	}
-	awaitFor(t, 60*time.Second, "the agent to complete the goal", func() bool {
-		code, _ := p.request(t, "GET", "/api/v1/goal", "", "oc_goal")
-		return code == 204
-	})
+	awaitGoalCompleted(t, p, 60*time.Second, "the agent to complete the goal")
 	// The last reply is recorded when the turn ends, after the agent's own
 	// complete.
 	want := "turn 1: started | turn 2: tests written | turn 3: all green, done"
@@ -248,10 +245,7 @@ func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
 	awaitFor(t, 10*time.Second, "the orphaned agent to be gone", func() bool { return !running(agentPID) })
 
 	p = startAlice(t, cfg)
-	awaitFor(t, 60*time.Second, "the goal to be completed after the restart", func() bool {
-		code, _ := p.request(t, "GET", "/api/v1/goal", "", "oc_goal")
-		return code == 204
-	})
+	awaitGoalCompleted(t, p, 60*time.Second, "the goal to be completed after the restart")
 	// The last reply is recorded when the turn ends, after the agent's own
 	// complete.
 	want := "turn 1: started | turn 2: tests written | turn 3: all green, done"
@@ -282,10 +276,7 @@ func TestGoalLoopSurvivesKill9BetweenTurns(t *testing.T) {
 	p.cmd.Wait()
 
 	p = startAlice(t, cfg)
-	awaitFor(t, 2*time.Minute, "the goal to be completed after the restart", func() bool {
-		code, _ := p.request(t, "GET", "/api/v1/goal", "", "oc_goal")
-		return code == 204
-	})
+	awaitGoalCompleted(t, p, 2*time.Minute, "the goal to be completed after the restart")
 	if time.Now().Before(wake) {
 		t.Fatalf("turn 2 ran before its wake at %s", wake)
 	}
@@ -294,6 +285,16 @@ func TestGoalLoopSurvivesKill9BetweenTurns(t *testing.T) {
 	if got := turnsLog(t, dir); got != "1 2" {
 		t.Fatalf("turns run: %s; want each once", got)
 	}
+}
+
+// awaitGoalCompleted waits until oc_goal has no goal left (GET answers
+// 204): the agent completed it.
+func awaitGoalCompleted(t *testing.T, p *process, limit time.Duration, what string) {
+	t.Helper()
+	awaitFor(t, limit, what, func() bool {
+		code, _ := p.request(t, "GET", "/api/v1/goal", "", "oc_goal")
+		return code == 204
+	})
 }
 
 // running reports whether process pid exists and is not a zombie.
