@@ -191,6 +191,8 @@ type Runtime struct {
 	sends  *pool
 	agents map[string]*pool
 	jobs   *jobRunner
+	// dispatcher runs every actor's mailbox.
+	dispatcher *keptDispatcher
 	// stopJobs cancels every job's context, with errShuttingDown as cause.
 	stopJobs context.CancelCauseFunc
 
@@ -234,7 +236,9 @@ func New(cfg Config) (*Runtime, error) {
 	// A shard that panics must keep its children and its buffers: the
 	// default guardian would restart it, and a restart stops every child.
 	resume := actor.NewOneForOneStrategy(10, time.Second, func(any) actor.Directive { return actor.ResumeDirective })
+	rt.dispatcher = newKeptDispatcher(dispatcherThroughput, dispatcherKeep)
 	sc := shardConfig{
+		dispatcher:      rt.dispatcher,
 		newConversation: func(k alice.ConversationKey) actor.Actor { return newConversation(d, k) },
 		clock:           cfg.Clock,
 		maxLive:         (cfg.MaxLive + cfg.Shards - 1) / cfg.Shards,
@@ -242,7 +246,7 @@ func New(cfg Config) (*Runtime, error) {
 		maxBuffered:     cfg.MaxBuffered,
 	}
 	for range cfg.Shards {
-		props := actor.PropsFromProducer(func() actor.Actor { return newShard(sc) }, actor.WithGuardian(resume))
+		props := actor.PropsFromProducer(func() actor.Actor { return newShard(sc) }, actor.WithGuardian(resume), actor.WithDispatcher(rt.dispatcher))
 		rt.shards = append(rt.shards, system.Root.Spawn(props))
 	}
 	rt.sweepDone.Add(1)
@@ -415,6 +419,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 			_ = rt.system.Root.StopFuture(pid).Wait()
 		}
 		rt.system.Shutdown()
+		rt.dispatcher.close()
 	})
 	return err
 }

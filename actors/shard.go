@@ -41,6 +41,7 @@ type child struct {
 // its bounds.
 type shardConfig struct {
 	newConversation func(alice.ConversationKey) actor.Actor
+	dispatcher      actor.Dispatcher
 	clock           alice.Clock
 	maxLive         int           // live conversations in this shard
 	idleTimeout     time.Duration // passivate after this long unused
@@ -119,7 +120,7 @@ func (s *shard) spawn(ctx actor.Context, key alice.ConversationKey) *child {
 		_, oldest, _ := s.live.GetOldest()
 		s.passivate(ctx, oldest)
 	}
-	props := actor.PropsFromProducer(func() actor.Actor { return s.cfg.newConversation(key) })
+	props := actor.PropsFromProducer(func() actor.Actor { return s.cfg.newConversation(key) }, actor.WithDispatcher(s.cfg.dispatcher))
 	c := &child{key: key, pid: ctx.Spawn(props), lastUsed: s.cfg.clock.Now()}
 	s.live.Add(key, c)
 	s.byPID[c.pid.Id] = c

@@ -1,0 +1,89 @@
+package actors
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestKeptDispatcherReusesAnIdleGoroutine(t *testing.T) {
+	d := newKeptDispatcher(dispatcherThroughput, time.Hour)
+	ran := make(chan struct{}, 3)
+	for i := range 3 {
+		d.Schedule(func() { ran <- struct{}{} })
+		<-ran
+		await(t, "the goroutine to wait for more", func() bool { return d.idle.Load() == 1 })
+		if got := d.started.Load(); got != 1 {
+			t.Fatalf("after run %d: %d goroutines started, want 1", i+1, got)
+		}
+	}
+}
+
+func TestKeptDispatcherStartsAGoroutineWhenNoneIsIdle(t *testing.T) {
+	d := newKeptDispatcher(dispatcherThroughput, time.Hour)
+	release := make(chan struct{})
+	var running sync.WaitGroup
+	running.Add(2)
+	for range 2 {
+		d.Schedule(func() { running.Done(); <-release })
+	}
+	running.Wait() // both run at once, so neither waited for the other
+	close(release)
+	if got := d.started.Load(); got != 2 {
+		t.Fatalf("%d goroutines started, want 2", got)
+	}
+}
+
+func TestKeptDispatcherLetsIdleGoroutinesExit(t *testing.T) {
+	d := newKeptDispatcher(dispatcherThroughput, time.Millisecond)
+	var done sync.WaitGroup
+	done.Add(10)
+	for range 10 {
+		d.Schedule(done.Done)
+	}
+	done.Wait()
+	await(t, "idle goroutines to exit", func() bool { return d.live.Load() == 0 })
+}
+
+func TestKeptDispatcherRunsEverythingScheduledConcurrently(t *testing.T) {
+	d := newKeptDispatcher(dispatcherThroughput, time.Hour)
+	const n = 2000
+	var mu sync.Mutex
+	seen := make(map[int]int, n)
+	var done sync.WaitGroup
+	done.Add(n)
+	var callers sync.WaitGroup
+	for c := range 8 {
+		callers.Add(1)
+		go func() {
+			defer callers.Done()
+			for i := c; i < n; i += 8 {
+				d.Schedule(func() {
+					mu.Lock()
+					seen[i]++
+					mu.Unlock()
+					done.Done()
+				})
+			}
+		}()
+	}
+	callers.Wait()
+	done.Wait()
+	for i := range n {
+		if seen[i] != 1 {
+			t.Fatalf("run %d ran %d times", i, seen[i])
+		}
+	}
+}
+
+func TestKeptDispatcherCloseEndsIdleGoroutines(t *testing.T) {
+	d := newKeptDispatcher(dispatcherThroughput, time.Hour)
+	ran := make(chan struct{})
+	d.Schedule(func() { close(ran) })
+	<-ran
+	d.close()
+	await(t, "the idle goroutine to exit", func() bool { return d.live.Load() == 0 })
+	again := make(chan struct{})
+	d.Schedule(func() { close(again) })
+	<-again // still runs after close
+}
