@@ -20,7 +20,7 @@ install:
 
 lint:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet ./... ./testdata/vegeta ./testdata/syncstall
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

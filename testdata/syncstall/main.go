@@ -1,0 +1,153 @@
+// Command syncstall measures how long a small synced append waits while
+// something else in the same process writes and syncs files of a given
+// size: what a commit of the store's write-ahead log meets while badger
+// writes a table. It prints the sync latencies for each burst size:
+//
+//	go run ./testdata/syncstall -dir /path/on/the/disk/to/measure
+//
+// Each round appends 40 KB (a commit of about 16 task creates) to a log
+// file and syncs it, a thousand or so times a second, while a writer
+// fills files of -burst megabytes, about a megabyte every 2 ms, and syncs
+// each. With -prezero the log file is written with zeros and synced
+// before the round, and appends are synced with fdatasync: nothing about
+// the file's blocks changes, so no file-system journal commit is needed.
+// If the stalls stay, they come from the device's queue, not the journal.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	logSize   = 256 << 20 // the log file wraps around at this size
+	appendLen = 40 << 10
+)
+
+func main() {
+	dir := flag.String("dir", ".", "`directory` on the file system to measure; the tool works in a fresh subdirectory and removes it")
+	bursts := flag.String("burst", "0,2,8,16,64", "comma-separated burst sizes in `MB`; 0 measures with no writer")
+	round := flag.Duration("round", 8*time.Second, "how long each burst size is measured")
+	prezero := flag.Bool("prezero", false, "write the log file with zeros first and sync appends with fdatasync")
+	flag.Parse()
+
+	work, err := os.MkdirTemp(*dir, "syncstall-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+
+	fmt.Printf("%-8s %8s %10s %10s %10s %10s\n", "burst", "syncs", "p50", "p99", "p99.9", "max")
+	for _, s := range strings.Split(*bursts, ",") {
+		mb, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || mb < 0 {
+			log.Fatalf("-burst: %q is not a size in MB", s)
+		}
+		lat, err := measure(work, mb, *round, *prezero)
+		if err != nil {
+			log.Fatal(err)
+		}
+		q := func(p float64) time.Duration { return lat[int(float64(len(lat)-1)*p)] }
+		fmt.Printf("%-8s %8d %10v %10v %10v %10v\n", fmt.Sprintf("%d MB", mb), len(lat),
+			q(.5).Round(time.Microsecond), q(.99).Round(time.Microsecond), q(.999).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+	}
+}
+
+// measure returns the sorted latencies of the appends' syncs during one
+// round with a writer of burstMB-sized files (none when 0).
+func measure(dir string, burstMB int, round time.Duration, prezero bool) ([]time.Duration, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sync := f.Sync
+	if prezero {
+		zeros := make([]byte, 1<<20)
+		for range logSize / len(zeros) {
+			if _, err := f.Write(zeros); err != nil {
+				return nil, err
+			}
+		}
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+		sync = func() error { return unix.Fdatasync(int(f.Fd())) }
+	} else if err := f.Truncate(logSize); err != nil { // sparse, as badger's log files are
+		return nil, err
+	}
+
+	stop := make(chan struct{})
+	writerErr := make(chan error, 1)
+	if burstMB > 0 {
+		go func() { writerErr <- writeBursts(dir, burstMB, stop) }()
+	} else {
+		writerErr <- nil
+	}
+
+	rec := make([]byte, appendLen)
+	var lat []time.Duration
+	var off int64
+	for end := time.Now().Add(round); time.Now().Before(end); {
+		if _, err := f.WriteAt(rec, off); err != nil {
+			close(stop)
+			return nil, err
+		}
+		off = (off + appendLen) % (logSize - appendLen)
+		start := time.Now()
+		if err := sync(); err != nil {
+			close(stop)
+			return nil, err
+		}
+		lat = append(lat, time.Since(start))
+		time.Sleep(time.Millisecond) // the next commit's batch gathering
+	}
+	close(stop)
+	if err := <-writerErr; err != nil {
+		return nil, err
+	}
+	slices.Sort(lat)
+	return lat, nil
+}
+
+// writeBursts writes files of mb megabytes in turn, a megabyte about every
+// 2 ms as a table builder would, and syncs each whole, until stop closes.
+func writeBursts(dir string, mb int, stop <-chan struct{}) error {
+	buf := make([]byte, 1<<20)
+	for i := 0; ; i++ {
+		name := filepath.Join(dir, fmt.Sprintf("table-%d", i%4))
+		t, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		for j := range mb {
+			buf[0] = byte(j) // not all pages alike
+			if _, err := t.Write(buf); err != nil {
+				t.Close()
+				return err
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		if err := t.Sync(); err != nil {
+			t.Close()
+			return err
+		}
+		if err := t.Close(); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+	}
+}
