@@ -100,6 +100,16 @@ type Command struct {
 	Grace   time.Duration // between SIGTERM and SIGKILL; default 5s
 	// LookupEnv reads the runtime's environment; default os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Groups, when set, is told of each agent's process group from its
+	// start until nothing of it is left, so that a runtime killed before it
+	// could stop a group can stop it when it starts again.
+	Groups GroupRecorder
+}
+
+// GroupRecorder records the process groups that agents run in.
+type GroupRecorder interface {
+	Started(pgid int)
+	Ended(pgid int)
 }
 
 // Complete implements Backend.
@@ -128,14 +138,21 @@ func (c Command) Complete(ctx context.Context, req Request) (string, error) {
 	// A child that keeps the pipes open must not hold the call: after the
 	// grace, Wait stops waiting for them.
 	cmd.WaitDelay = grace + time.Second
-	err := cmd.Run()
-	if cmd.Process != nil {
+	err := cmd.Start()
+	if err == nil {
+		if c.Groups != nil {
+			c.Groups.Started(cmd.Process.Pid)
+		}
+		err = cmd.Wait()
 		mu.Lock()
 		if kill != nil {
 			kill.Stop()
 		}
 		mu.Unlock()
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever the agent left behind
+		if c.Groups != nil {
+			c.Groups.Ended(cmd.Process.Pid)
+		}
 	}
 	name := c.Argv[0]
 	if ctx.Err() != nil {

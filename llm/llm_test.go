@@ -3,10 +3,13 @@ package llm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -148,5 +151,55 @@ func TestEnvironment(t *testing.T) {
 	c.Inherit = []string{"PATH", "SECRET_TOKEN"}
 	if got, _ := c.Complete(context.Background(), Request{}); got != "|do-not-leak|gpt-test||"+resolved {
 		t.Fatalf("with inherit_env naming SECRET_TOKEN: %q", got)
+	}
+}
+
+// groupLog records what a Command tells its GroupRecorder.
+type groupLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (g *groupLog) Started(pgid int) { g.add("started", pgid) }
+func (g *groupLog) Ended(pgid int)   { g.add("ended", pgid) }
+func (g *groupLog) add(what string, pgid int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.events = append(g.events, fmt.Sprintf("%s %d", what, pgid))
+}
+
+// TestGroupsHearOfEachAgent: the recorder hears of the agent's group when
+// it starts and when nothing of it is left, whether it answers or is
+// stopped; a command that cannot start has no group to tell of.
+func TestGroupsHearOfEachAgent(t *testing.T) {
+	cases := []struct {
+		name    string
+		argv    []string
+		timeout time.Duration
+		events  int
+	}{
+		{"answers", []string{"sh", "-c", "echo $$ > $PIDFILE; echo hi"}, time.Minute, 2},
+		{"stopped at its timeout", []string{"sh", "-c", "echo $$ > $PIDFILE; sleep 300"}, 300 * time.Millisecond, 2},
+		{"cannot start", []string{"/nonexistent/agent"}, time.Minute, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			g := &groupLog{}
+			ctx, cancel := context.WithTimeout(context.Background(), tc.timeout)
+			defer cancel()
+			Command{Argv: tc.argv, Env: []string{"PIDFILE=" + pidFile}, Grace: 100 * time.Millisecond, Groups: g}.Complete(ctx, Request{})
+			if len(g.events) != tc.events {
+				t.Fatalf("events = %q, want %d", g.events, tc.events)
+			}
+			if tc.events == 0 {
+				return
+			}
+			pid := readPID(t, pidFile)
+			want := []string{fmt.Sprintf("started %d", pid), fmt.Sprintf("ended %d", pid)}
+			if !slices.Equal(g.events, want) {
+				t.Fatalf("events = %q, want %q", g.events, want)
+			}
+		})
 	}
 }

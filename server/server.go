@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/alice-runtime/alice/automation"
 	"github.com/alice-runtime/alice/config"
 	"github.com/alice-runtime/alice/httpapi"
+	"github.com/alice-runtime/alice/internal/procgroup"
 	"github.com/alice-runtime/alice/llm"
 	"github.com/alice-runtime/alice/messenger/feishu"
 	"github.com/alice-runtime/alice/metrics"
@@ -133,6 +135,12 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	}); err != nil {
 		return nil, err
 	}
+	// Only now, holding the data dir's lock, may groups that a killed
+	// runtime's agents left running be stopped: they are this data dir's.
+	groups, err := procgroup.Open(filepath.Join(cfg.DataDir, agentGroupsFile), opts.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("agents' process groups: %w", err)
+	}
 	// The listeners are bound first: an agent is told the bound address.
 	for i, b := range cfg.Bots {
 		if listeners[i], err = listen(b); err != nil {
@@ -148,7 +156,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 	agents := map[string]automation.Bot{}
 	for i, b := range cfg.Bots {
 		ac.Bots[b.ID] = botConfig(b, opts)
-		agents[b.ID] = agentsOf(b, listeners[i].url(), tokens[i], opts.Executable)
+		agents[b.ID] = agentsOf(b, listeners[i].url(), tokens[i], opts.Executable, groups)
 	}
 	ac.Executor = automation.New(automation.Config{Bots: agents, Clock: opts.Clock})
 	if s.runtime, err = actors.New(ac); err != nil {
@@ -365,10 +373,14 @@ func maxSteps(workflows map[string]config.Workflow) int {
 	return n
 }
 
+// agentGroupsFile, in the data dir, lists the process groups of the agents
+// running now (internal/procgroup).
+const agentGroupsFile = "agents.pgids"
+
 // agentsOf is what the bot's LLM tasks and workflows run with: its agent,
 // each call bounded by llm.timeout, and what the agent is told about the
 // runtime so it can call back.
-func agentsOf(b config.Bot, baseURL, token, executable string) automation.Bot {
+func agentsOf(b config.Bot, baseURL, token, executable string, groups llm.GroupRecorder) automation.Bot {
 	a := automation.Bot{Workflows: b.Workflows, GoalPrompt: b.Goal.Prompt,
 		Env: []string{wire.EnvBaseURL + "=" + baseURL, wire.EnvToken + "=" + token}}
 	if executable != "" {
@@ -378,7 +390,7 @@ func agentsOf(b config.Bot, baseURL, token, executable string) automation.Bot {
 	case b.LLM == nil:
 		return a
 	case len(b.LLM.Command) > 0:
-		a.LLM = llm.Command{Argv: b.LLM.Command, Dir: b.LLM.Workdir, Env: b.LLM.Env, Inherit: b.LLM.InheritEnv}
+		a.LLM = llm.Command{Argv: b.LLM.Command, Dir: b.LLM.Workdir, Env: b.LLM.Env, Inherit: b.LLM.InheritEnv, Groups: groups}
 	default:
 		o := b.LLM.OpenAI
 		a.LLM = llm.NewOpenAI(llm.OpenAIConfig{BaseURL: o.BaseURL, APIKeyEnv: o.APIKeyEnv, Model: o.Model,

@@ -151,7 +151,10 @@ wait.2) "$ALICE_RUNTIME_BIN" runtime goal complete > /dev/null || exit 9
    echo "turn 2: CI passed, done" ;;
 *.1) "$ALICE_RUNTIME_BIN" runtime goal delay 0s "writing the tests" > /dev/null || exit 9
    echo "turn 1: started" ;;
-*.2) if [ "$MODE" = hang ] && [ ! -e "$AGENT_DIR/hung" ]; then echo $$ > "$AGENT_DIR/hung"; exec sleep 60; fi
+*.2) if [ "$MODE" = hang ] && [ ! -e "$AGENT_DIR/hung" ]; then
+     sleep 300 & echo $! > "$AGENT_DIR/grandchild.pid"
+     echo $$ > "$AGENT_DIR/hung"; exec sleep 60
+   fi
    "$ALICE_RUNTIME_BIN" runtime goal delay 0s "running them" > /dev/null || exit 9
    echo "turn 2: tests written" ;;
 *) "$ALICE_RUNTIME_BIN" runtime goal complete > /dev/null || exit 9
@@ -223,9 +226,10 @@ func TestGoalLoopDrivesTheAgent(t *testing.T) {
 }
 
 // TestGoalLoopSurvivesKill9InATurn: the runtime is killed while the agent
-// works on turn 2; the agent dies with it, and after the restart turn 2
-// runs again under the same number and the goal is completed on turn 3,
-// each reply delivered once.
+// works on turn 2; the agent dies with it, and what the agent started dies
+// when the runtime starts again. After the restart turn 2 runs again under
+// the same number and the goal is completed on turn 3, each reply delivered
+// once.
 func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
 	t.Parallel()
 	cfg, dir := goalConfig(t, "hang")
@@ -243,8 +247,20 @@ func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
 	p.cmd.Wait()
 	// The agent does not outlive the runtime that started it, even killed.
 	awaitFor(t, 10*time.Second, "the orphaned agent to be gone", func() bool { return !running(agentPID) })
+	// The kernel stops only the agent; its own child is left to the next
+	// start of the runtime.
+	data, err := os.ReadFile(filepath.Join(dir, "grandchild.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grandchild, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if grandchild <= 0 || !running(grandchild) {
+		t.Fatalf("the agent's child %q is not running after the kill; the restart has nothing to show", data)
+	}
+	t.Cleanup(func() { syscall.Kill(grandchild, syscall.SIGKILL) })
 
 	p = startAlice(t, cfg)
+	awaitFor(t, 10*time.Second, "the restart to stop the agent's child", func() bool { return !running(grandchild) })
 	awaitGoalCompleted(t, p, 60*time.Second, "the goal to be completed after the restart")
 	// The last reply is recorded when the turn ends, after the agent's own
 	// complete.

@@ -1,0 +1,170 @@
+// Package procgroup keeps, in a file in the data dir, the process groups
+// that the runtime's agents run in, so that a runtime killed with SIGKILL
+// can stop what its agents left running when it starts again. The kernel
+// kills each agent with the runtime (Pdeathsig), but not the processes the
+// agent started: those stay in its group, which is how they are found.
+package procgroup
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Registry records the groups of the agents running now. It is safe for
+// concurrent use. Its zero value (or nil) records nothing.
+type Registry struct {
+	path string
+	boot string // this boot's id; "" where the platform has none
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	live map[int]uint64 // pgid → its leader's start time, in ticks since boot
+}
+
+// Open stops the groups that the file at path lists and that are still
+// running from this boot, then returns a registry that keeps path up to
+// date. The caller must own the data dir (hold its lock): another runtime's
+// groups would otherwise be stopped.
+//
+// A group is stopped only while its id is provably the agent's: its leader
+// (the agent, whose pid is the group's id) is either the recorded process
+// or gone, and Linux does not reuse a pid while a group still bears it.
+func Open(path string, log *slog.Logger) (*Registry, error) {
+	r := &Registry{path: path, boot: bootID(), log: log, live: map[int]uint64{}}
+	if r.boot == "" {
+		return r, nil
+	}
+	stopped, err := r.sweep()
+	if err != nil {
+		log.Warn("the agents' process groups left by the last run could not all be checked", "file", path, "err", err)
+	}
+	if stopped > 0 {
+		log.Warn("stopped process groups that agents left running when the runtime was killed", "groups", stopped)
+	}
+	if err := r.save(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Started records that an agent runs in the group pgid.
+func (r *Registry) Started(pgid int) {
+	if r == nil || r.boot == "" {
+		return
+	}
+	start, ok := startTime(pgid)
+	if !ok {
+		return // already gone
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.live[pgid] = start
+	r.saveOrWarn()
+}
+
+// Ended records that nothing of the group pgid is left running.
+func (r *Registry) Ended(pgid int) {
+	if r == nil || r.boot == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.live[pgid]; ok {
+		delete(r.live, pgid)
+		r.saveOrWarn()
+	}
+}
+
+func (r *Registry) saveOrWarn() {
+	if err := r.save(); err != nil {
+		r.log.Warn("could not record the agents' process groups; if the runtime is killed, what they started may outlive it", "err", err)
+	}
+}
+
+// sweep kills the groups listed in the file that are still this boot's.
+func (r *Registry) sweep() (stopped int, err error) {
+	data, err := os.ReadFile(r.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	boot, groups, err := parse(data)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", r.path, err)
+	}
+	if boot != r.boot {
+		return 0, nil // the machine restarted since: nothing of that run is left
+	}
+	for pgid, start := range groups {
+		if now, alive := startTime(pgid); alive && now != start {
+			continue // the id names another process now
+		}
+		if err := syscall.Kill(-pgid, syscall.SIGKILL); err == nil {
+			stopped++
+		}
+	}
+	return stopped, nil
+}
+
+// save writes the file whole, through a rename, so that a runtime killed
+// mid-write leaves the previous version. No sync: a killed process loses
+// nothing the kernel holds, and a machine that stops takes the groups down
+// with it (and the next boot has another id).
+func (r *Registry) save() error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "boot %s\n", r.boot)
+	for pgid, start := range r.live {
+		fmt.Fprintf(&b, "%d %d\n", pgid, start)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(r.path), filepath.Base(r.path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if _, err := tmp.Write(b.Bytes()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), r.path)
+}
+
+// parse reads "boot ID" and then one "PGID START" a line.
+func parse(data []byte) (boot string, groups map[int]uint64, err error) {
+	s := bufio.NewScanner(bytes.NewReader(data))
+	if !s.Scan() {
+		return "", nil, errors.New("empty")
+	}
+	boot, ok := strings.CutPrefix(s.Text(), "boot ")
+	if !ok || boot == "" {
+		return "", nil, fmt.Errorf("line 1 is %q, not the boot id", s.Text())
+	}
+	groups = map[int]uint64{}
+	for line := 2; s.Scan(); line++ {
+		f := strings.Fields(s.Text())
+		if len(f) != 2 {
+			return "", nil, fmt.Errorf("line %d is %q, not a group and a start time", line, s.Text())
+		}
+		pgid, err1 := strconv.Atoi(f[0])
+		start, err2 := strconv.ParseUint(f[1], 10, 64)
+		if err1 != nil || err2 != nil || pgid <= 1 {
+			return "", nil, fmt.Errorf("line %d is %q, not a group and a start time", line, s.Text())
+		}
+		groups[pgid] = start
+	}
+	return boot, groups, s.Err()
+}

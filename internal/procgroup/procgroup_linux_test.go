@@ -1,0 +1,169 @@
+package procgroup
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startGroup starts sh as the leader of a new process group, with a
+// sleeping child in the group; it returns the leader and the child's pid.
+func startGroup(t *testing.T) (*exec.Cmd, int) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", "sleep 300 & echo $!; wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	return cmd, child
+}
+
+func running(pid int) bool { _, ok := startTime(pid); return ok }
+
+func awaitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still runs", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestOpenStopsWhatAKilledRuntimesAgentLeft(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agents.pgids")
+	r, err := Open(path, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader, child := startGroup(t)
+	r.Started(leader.Process.Pid)
+	// The runtime is killed: the kernel kills the agent (Pdeathsig), not
+	// the child it started, and nobody calls Ended.
+	leader.Process.Kill()
+	leader.Wait()
+	if !running(child) {
+		t.Fatal("the child died with the agent; the test shows nothing")
+	}
+
+	if _, err := Open(path, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	awaitGone(t, child)
+	boot, groups, err := parse(mustRead(t, path))
+	if err != nil || boot != bootID() || len(groups) != 0 {
+		t.Fatalf("after the sweep the file holds %q %v (%v), want this boot and no group", boot, groups, err)
+	}
+}
+
+func TestOpenSparesWhatItCannotProveIsTheAgents(t *testing.T) {
+	cases := []struct {
+		name string
+		file func(pgid int, start uint64) string
+	}{
+		{"the id is another process's now", func(pgid int, start uint64) string {
+			return fmt.Sprintf("boot %s\n%d %d\n", bootID(), pgid, start+1)
+		}},
+		{"the list is from another boot", func(pgid int, start uint64) string {
+			return fmt.Sprintf("boot not-%s\n%d %d\n", bootID(), pgid, start)
+		}},
+		{"the list is unreadable", func(pgid int, start uint64) string {
+			return fmt.Sprintf("boot %s\n%d %d\n%d\n", bootID(), pgid, start, pgid)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			leader, child := startGroup(t)
+			start, ok := startTime(leader.Process.Pid)
+			if !ok {
+				t.Fatal("no start time for a running process")
+			}
+			path := filepath.Join(t.TempDir(), "agents.pgids")
+			if err := os.WriteFile(path, []byte(tc.file(leader.Process.Pid, start)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Open(path, quiet()); err != nil {
+				t.Fatal(err)
+			}
+			if !running(leader.Process.Pid) || !running(child) {
+				t.Fatal("a group that may not be the agent's was stopped")
+			}
+		})
+	}
+}
+
+func TestTheFileFollowsTheAgents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agents.pgids")
+	r, err := Open(path, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := startGroup(t)
+	b, _ := startGroup(t)
+	r.Started(a.Process.Pid)
+	r.Started(b.Process.Pid)
+	r.Ended(a.Process.Pid)
+	_, groups, err := parse(mustRead(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := groups[a.Process.Pid]; ok || len(groups) != 1 {
+		t.Fatalf("groups = %v, want only %d", groups, b.Process.Pid)
+	}
+	if start, _ := startTime(b.Process.Pid); groups[b.Process.Pid] != start {
+		t.Fatalf("recorded start %d, want %d", groups[b.Process.Pid], start)
+	}
+}
+
+func TestStartTimeReadsOddCommandNames(t *testing.T) {
+	dir := t.TempDir()
+	odd := filepath.Join(dir, "a) b (c")
+	if err := os.Symlink("/bin/sleep", odd); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(odd, "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if _, ok := startTime(cmd.Process.Pid); !ok {
+		t.Fatal("no start time for a process named with parentheses")
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
