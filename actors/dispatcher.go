@@ -13,6 +13,10 @@ const (
 	dispatcherThroughput = 300
 	// dispatcherKeep is how long an idle goroutine waits for another mailbox.
 	dispatcherKeep = time.Second
+	// dispatcherMaxIdle bounds the goroutines kept waiting, and so the
+	// memory their stacks hold after a burst: enough for every client of a
+	// heavy load to find one.
+	dispatcherMaxIdle = 256
 )
 
 // keptDispatcher runs mailboxes on goroutines that, once a mailbox is empty,
@@ -23,11 +27,13 @@ const (
 // of task creates. A kept goroutine grows its stack once.
 //
 // There are never more goroutines than mailboxes running at once, which the
-// live-conversation caps bound, plus those idle for less than keep.
+// live-conversation caps bound, plus at most maxIdle waiting, each for less
+// than keep.
 type keptDispatcher struct {
 	next       chan func() // unbuffered: a send succeeds only to an idle goroutine
 	stop       chan struct{}
 	keep       time.Duration
+	maxIdle    int64
 	throughput int
 
 	started atomic.Int64 // goroutines started, ever
@@ -37,8 +43,8 @@ type keptDispatcher struct {
 
 var _ actor.Dispatcher = (*keptDispatcher)(nil)
 
-func newKeptDispatcher(throughput int, keep time.Duration) *keptDispatcher {
-	return &keptDispatcher{next: make(chan func()), stop: make(chan struct{}), keep: keep, throughput: throughput}
+func newKeptDispatcher(throughput int, keep time.Duration, maxIdle int) *keptDispatcher {
+	return &keptDispatcher{next: make(chan func()), stop: make(chan struct{}), keep: keep, maxIdle: int64(maxIdle), throughput: throughput}
 }
 
 // close makes idle goroutines exit now, and busy ones when their mailbox is
@@ -66,8 +72,11 @@ func (d *keptDispatcher) work(run func()) {
 	defer idle.Stop()
 	for {
 		run()
+		if d.idle.Add(1) > d.maxIdle {
+			d.idle.Add(-1)
+			return
+		}
 		idle.Reset(d.keep)
-		d.idle.Add(1)
 		select {
 		case run = <-d.next:
 			d.idle.Add(-1)

@@ -7,7 +7,7 @@ import (
 )
 
 func TestKeptDispatcherReusesAnIdleGoroutine(t *testing.T) {
-	d := newKeptDispatcher(dispatcherThroughput, time.Hour)
+	d := newKeptDispatcher(dispatcherThroughput, time.Hour, dispatcherMaxIdle)
 	ran := make(chan struct{}, 3)
 	for i := range 3 {
 		d.Schedule(func() { ran <- struct{}{} })
@@ -20,7 +20,7 @@ func TestKeptDispatcherReusesAnIdleGoroutine(t *testing.T) {
 }
 
 func TestKeptDispatcherStartsAGoroutineWhenNoneIsIdle(t *testing.T) {
-	d := newKeptDispatcher(dispatcherThroughput, time.Hour)
+	d := newKeptDispatcher(dispatcherThroughput, time.Hour, dispatcherMaxIdle)
 	release := make(chan struct{})
 	var running sync.WaitGroup
 	running.Add(2)
@@ -35,7 +35,7 @@ func TestKeptDispatcherStartsAGoroutineWhenNoneIsIdle(t *testing.T) {
 }
 
 func TestKeptDispatcherLetsIdleGoroutinesExit(t *testing.T) {
-	d := newKeptDispatcher(dispatcherThroughput, time.Millisecond)
+	d := newKeptDispatcher(dispatcherThroughput, time.Millisecond, dispatcherMaxIdle)
 	var done sync.WaitGroup
 	done.Add(10)
 	for range 10 {
@@ -46,7 +46,7 @@ func TestKeptDispatcherLetsIdleGoroutinesExit(t *testing.T) {
 }
 
 func TestKeptDispatcherRunsEverythingScheduledConcurrently(t *testing.T) {
-	d := newKeptDispatcher(dispatcherThroughput, time.Hour)
+	d := newKeptDispatcher(dispatcherThroughput, time.Hour, dispatcherMaxIdle)
 	const n = 2000
 	var mu sync.Mutex
 	seen := make(map[int]int, n)
@@ -77,7 +77,7 @@ func TestKeptDispatcherRunsEverythingScheduledConcurrently(t *testing.T) {
 }
 
 func TestKeptDispatcherCloseEndsIdleGoroutines(t *testing.T) {
-	d := newKeptDispatcher(dispatcherThroughput, time.Hour)
+	d := newKeptDispatcher(dispatcherThroughput, time.Hour, dispatcherMaxIdle)
 	ran := make(chan struct{})
 	d.Schedule(func() { close(ran) })
 	<-ran
@@ -86,4 +86,23 @@ func TestKeptDispatcherCloseEndsIdleGoroutines(t *testing.T) {
 	again := make(chan struct{})
 	d.Schedule(func() { close(again) })
 	<-again // still runs after close
+}
+
+func TestKeptDispatcherKeepsAtMostMaxIdle(t *testing.T) {
+	d := newKeptDispatcher(dispatcherThroughput, time.Hour, 3)
+	release := make(chan struct{})
+	var running, done sync.WaitGroup
+	running.Add(10)
+	done.Add(10)
+	for range 10 {
+		d.Schedule(func() { running.Done(); <-release; done.Done() })
+	}
+	running.Wait() // ten goroutines at once
+	close(release)
+	done.Wait()
+	await(t, "all but the kept three to exit", func() bool { return d.live.Load() == 3 })
+	if got := d.idle.Load(); got != 3 {
+		t.Fatalf("%d goroutines idle, want 3", got)
+	}
+	d.close()
 }

@@ -236,7 +236,7 @@ func New(cfg Config) (*Runtime, error) {
 	// A shard that panics must keep its children and its buffers: the
 	// default guardian would restart it, and a restart stops every child.
 	resume := actor.NewOneForOneStrategy(10, time.Second, func(any) actor.Directive { return actor.ResumeDirective })
-	rt.dispatcher = newKeptDispatcher(dispatcherThroughput, dispatcherKeep)
+	rt.dispatcher = newKeptDispatcher(dispatcherThroughput, dispatcherKeep, dispatcherMaxIdle)
 	sc := shardConfig{
 		dispatcher:      rt.dispatcher,
 		newConversation: func(k alice.ConversationKey) actor.Actor { return newConversation(d, k) },
