@@ -128,7 +128,22 @@ func scenarioScale(o options) error {
 	if err != nil {
 		return err
 	}
-	t := ts[0]
+	// Each server runs the whole scenario in turn (about ten minutes each):
+	// two at once would share the cores and the disk.
+	for _, t := range ts {
+		title := fmt.Sprintf("%d tasks over %d conversations, %d clients (server process alone)", o.tasks, o.conversations, o.concurrency)
+		if len(ts) > 1 {
+			title = t.name + ": " + title
+		}
+		if err := scaleOne(o, t, title); err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+	return nil
+}
+
+// scaleOne runs the scale scenario on one server and prints its table.
+func scaleOne(o options, t *target, title string) error {
 	if err := t.start(); err != nil {
 		return err
 	}
@@ -193,14 +208,14 @@ func scenarioScale(o options) error {
 	stopSampling()
 	if err != nil {
 		rows = append(rows, []string{fmt.Sprintf("lateness of %d due in one minute", o.due), err.Error()})
-		printTable(fmt.Sprintf("%d tasks over %d conversations, %d clients (server process alone)", o.tasks, o.conversations, o.concurrency), []string{"measure", "result"}, rows)
+		printTable(title, []string{"measure", "result"}, rows)
 		return err
 	}
 	rows = append(rows,
 		[]string{fmt.Sprintf("lateness of %d due in one minute", o.due), fmt.Sprintf("p50 %s, p99 %s, max %s", late.p(50).Round(time.Millisecond), late.p(99).Round(time.Millisecond), (time.Duration(late.latency.Max()) * time.Microsecond).Round(time.Millisecond))},
 		[]string{"server RSS while firing (peak sampled)", mb(peakFiring)},
 	)
-	printTable(fmt.Sprintf("%d tasks over %d conversations, %d clients (server process alone)", o.tasks, o.conversations, o.concurrency), []string{"measure", "result"}, rows)
+	printTable(title, []string{"measure", "result"}, rows)
 	return nil
 }
 
