@@ -24,26 +24,47 @@ import (
 // concurrent use. Its zero value (or nil) records nothing.
 type Registry struct {
 	path string
-	boot string // this boot's id; "" where the platform has none
+	boot string  // this boot's id; "" where the platform has none
+	self process // the runtime keeping the file
 	log  *slog.Logger
 
 	mu   sync.Mutex
 	live map[int]uint64 // pgid → its leader's start time, in ticks since boot
 }
 
+// process names a process across pid reuse: its pid and its start time,
+// in clock ticks since boot.
+type process struct {
+	pid   int
+	start uint64
+}
+
+// alive reports whether p still runs (the same process, not a later one
+// under its pid).
+func (p process) alive() bool {
+	start, ok := startTime(p.pid)
+	return ok && start == p.start
+}
+
 // Open stops the groups that the file at path lists and that are still
 // running from this boot, then returns a registry that keeps path up to
-// date. The caller must own the data dir (hold its lock): another runtime's
-// groups would otherwise be stopped.
+// date. The caller must own the data dir (hold its lock).
 //
 // A group is stopped only while its id is provably the agent's: its leader
 // (the agent, whose pid is the group's id) is either the recorded process
 // or gone, and Linux does not reuse a pid while a group still bears it.
+// Nothing is stopped while the runtime that wrote the file still runs: the
+// data dir is then a copy, and the groups are that runtime's, not ours.
 func Open(path string, log *slog.Logger) (*Registry, error) {
 	r := &Registry{path: path, boot: bootID(), log: log, live: map[int]uint64{}}
 	if r.boot == "" {
 		return r, nil
 	}
+	start, ok := startTime(os.Getpid())
+	if !ok {
+		return nil, fmt.Errorf("read this process's start time in /proc")
+	}
+	r.self = process{pid: os.Getpid(), start: start}
 	stopped, err := r.sweep()
 	if err != nil {
 		log.Warn("the agents' process groups left by the last run could not all be checked", "file", path, "err", err)
@@ -100,12 +121,16 @@ func (r *Registry) sweep() (stopped int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	boot, groups, err := parse(data)
+	boot, writer, groups, err := parse(data)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", r.path, err)
 	}
 	if boot != r.boot {
 		return 0, nil // the machine restarted since: nothing of that run is left
+	}
+	if writer.alive() {
+		r.log.Warn("the data dir's list of agents' process groups was written by a runtime that still runs (is this data dir a copy?); its agents are left alone", "file", r.path, "pid", writer.pid)
+		return 0, nil
 	}
 	for pgid, start := range groups {
 		if now, alive := startTime(pgid); alive && now != start {
@@ -124,7 +149,7 @@ func (r *Registry) sweep() (stopped int, err error) {
 // with it (and the next boot has another id).
 func (r *Registry) save() error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "boot %s\n", r.boot)
+	fmt.Fprintf(&b, "boot %s\nruntime %d %d\n", r.boot, r.self.pid, r.self.start)
 	for pgid, start := range r.live {
 		fmt.Fprintf(&b, "%d %d\n", pgid, start)
 	}
@@ -143,28 +168,48 @@ func (r *Registry) save() error {
 	return os.Rename(tmp.Name(), r.path)
 }
 
-// parse reads "boot ID" and then one "PGID START" a line.
-func parse(data []byte) (boot string, groups map[int]uint64, err error) {
+// parse reads "boot ID", "runtime PID START", and then one "PGID START" a
+// line.
+func parse(data []byte) (boot string, writer process, groups map[int]uint64, err error) {
 	s := bufio.NewScanner(bytes.NewReader(data))
 	if !s.Scan() {
-		return "", nil, errors.New("empty")
+		return "", process{}, nil, errors.New("empty")
 	}
 	boot, ok := strings.CutPrefix(s.Text(), "boot ")
 	if !ok || boot == "" {
-		return "", nil, fmt.Errorf("line 1 is %q, not the boot id", s.Text())
+		return "", process{}, nil, fmt.Errorf("line 1 is %q, not the boot id", s.Text())
+	}
+	if !s.Scan() {
+		return "", process{}, nil, errors.New("line 2, the runtime, is missing")
+	}
+	rest, ok := strings.CutPrefix(s.Text(), "runtime ")
+	if ok {
+		writer, ok = parseProcess(rest)
+	}
+	if !ok {
+		return "", process{}, nil, fmt.Errorf("line 2 is %q, not the runtime's pid and start time", s.Text())
 	}
 	groups = map[int]uint64{}
-	for line := 2; s.Scan(); line++ {
-		f := strings.Fields(s.Text())
-		if len(f) != 2 {
-			return "", nil, fmt.Errorf("line %d is %q, not a group and a start time", line, s.Text())
+	for line := 3; s.Scan(); line++ {
+		g, ok := parseProcess(s.Text())
+		if !ok || g.pid <= 1 { // kill(-1) would reach every process
+			return "", process{}, nil, fmt.Errorf("line %d is %q, not a group and a start time", line, s.Text())
 		}
-		pgid, err1 := strconv.Atoi(f[0])
-		start, err2 := strconv.ParseUint(f[1], 10, 64)
-		if err1 != nil || err2 != nil || pgid <= 1 {
-			return "", nil, fmt.Errorf("line %d is %q, not a group and a start time", line, s.Text())
-		}
-		groups[pgid] = start
+		groups[g.pid] = g.start
 	}
-	return boot, groups, s.Err()
+	return boot, writer, groups, s.Err()
+}
+
+// parseProcess reads "PID START".
+func parseProcess(s string) (process, bool) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return process{}, false
+	}
+	pid, err1 := strconv.Atoi(f[0])
+	start, err2 := strconv.ParseUint(f[1], 10, 64)
+	if err1 != nil || err2 != nil || pid <= 0 {
+		return process{}, false
+	}
+	return process{pid: pid, start: start}, true
 }

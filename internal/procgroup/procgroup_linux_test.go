@@ -47,6 +47,23 @@ func startGroup(t *testing.T) (*exec.Cmd, int) {
 
 func running(pid int) bool { _, ok := startTime(pid); return ok }
 
+// deadRuntime is a process that has exited: the runtime a test pretends
+// was killed.
+func deadRuntime(t *testing.T) process {
+	t.Helper()
+	cmd := exec.Command("sleep", "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	start, ok := startTime(cmd.Process.Pid)
+	cmd.Process.Kill()
+	cmd.Wait()
+	if !ok {
+		t.Fatal("no start time for a running process")
+	}
+	return process{pid: cmd.Process.Pid, start: start}
+}
+
 func awaitGone(t *testing.T, pid int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -64,6 +81,7 @@ func TestOpenStopsWhatAKilledRuntimesAgentLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.self = deadRuntime(t) // the file is written as by a runtime since killed
 	leader, child := startGroup(t)
 	r.Started(leader.Process.Pid)
 	// The runtime is killed: the kernel kills the agent (Pdeathsig), not
@@ -78,25 +96,30 @@ func TestOpenStopsWhatAKilledRuntimesAgentLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	awaitGone(t, child)
-	boot, groups, err := parse(mustRead(t, path))
-	if err != nil || boot != bootID() || len(groups) != 0 {
-		t.Fatalf("after the sweep the file holds %q %v (%v), want this boot and no group", boot, groups, err)
+	boot, writer, groups, err := parse(mustRead(t, path))
+	if err != nil || boot != bootID() || !writer.alive() || writer.pid != os.Getpid() || len(groups) != 0 {
+		t.Fatalf("after the sweep the file holds %q %v %v (%v), want this boot, this process and no group", boot, writer, groups, err)
 	}
 }
 
 func TestOpenSparesWhatItCannotProveIsTheAgents(t *testing.T) {
+	dead := deadRuntime(t)
+	self, _ := startTime(os.Getpid())
 	cases := []struct {
 		name string
 		file func(pgid int, start uint64) string
 	}{
 		{"the id is another process's now", func(pgid int, start uint64) string {
-			return fmt.Sprintf("boot %s\n%d %d\n", bootID(), pgid, start+1)
+			return fmt.Sprintf("boot %s\nruntime %d %d\n%d %d\n", bootID(), dead.pid, dead.start, pgid, start+1)
 		}},
 		{"the list is from another boot", func(pgid int, start uint64) string {
-			return fmt.Sprintf("boot not-%s\n%d %d\n", bootID(), pgid, start)
+			return fmt.Sprintf("boot not-%s\nruntime %d %d\n%d %d\n", bootID(), dead.pid, dead.start, pgid, start)
+		}},
+		{"the runtime that wrote it still runs (a copied data dir)", func(pgid int, start uint64) string {
+			return fmt.Sprintf("boot %s\nruntime %d %d\n%d %d\n", bootID(), os.Getpid(), self, pgid, start)
 		}},
 		{"the list is unreadable", func(pgid int, start uint64) string {
-			return fmt.Sprintf("boot %s\n%d %d\n%d\n", bootID(), pgid, start, pgid)
+			return fmt.Sprintf("boot %s\nruntime %d %d\n%d %d\n%d\n", bootID(), dead.pid, dead.start, pgid, start, pgid)
 		}},
 	}
 	for _, tc := range cases {
@@ -131,7 +154,7 @@ func TestTheFileFollowsTheAgents(t *testing.T) {
 	r.Started(a.Process.Pid)
 	r.Started(b.Process.Pid)
 	r.Ended(a.Process.Pid)
-	_, groups, err := parse(mustRead(t, path))
+	_, _, groups, err := parse(mustRead(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}
