@@ -39,8 +39,12 @@ func startGroup(t *testing.T) (*exec.Cmd, int) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
+		// Only while the leader is not reaped is its pid, and so the
+		// group's id, sure not to name someone else's group.
+		if cmd.ProcessState == nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Wait()
+		}
 	})
 	return cmd, child
 }
