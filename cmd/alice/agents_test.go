@@ -126,11 +126,10 @@ bots:
 		}
 	})
 	t.Run("the grandchild was stopped", func(t *testing.T) {
-		data, err := os.ReadFile(filepath.Join(dir, "grandchild.pid"))
-		if err != nil {
-			t.Fatal(err)
+		pid := pidIn(filepath.Join(dir, "grandchild.pid"))
+		if pid <= 0 {
+			t.Fatal("the agent wrote no grandchild pid")
 		}
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
 		awaitFor(t, 10*time.Second, "the grandchild to be gone", func() bool { return !running(pid) })
 	})
 }
@@ -239,8 +238,7 @@ func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
 	}
 	var agentPID int
 	awaitFor(t, 60*time.Second, "turn 2 to hang", func() bool {
-		data, _ := os.ReadFile(filepath.Join(dir, "hung"))
-		agentPID, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		agentPID = pidIn(filepath.Join(dir, "hung"))
 		return agentPID > 0
 	})
 	p.cmd.Process.Signal(syscall.SIGKILL)
@@ -249,13 +247,9 @@ func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
 	awaitFor(t, 10*time.Second, "the orphaned agent to be gone", func() bool { return !running(agentPID) })
 	// The kernel stops only the agent; its own child is left to the next
 	// start of the runtime.
-	data, err := os.ReadFile(filepath.Join(dir, "grandchild.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	grandchild, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	grandchild := pidIn(filepath.Join(dir, "grandchild.pid"))
 	if grandchild <= 0 || !running(grandchild) {
-		t.Fatalf("the agent's child %q is not running after the kill; the restart has nothing to show", data)
+		t.Fatalf("the agent's child (pid %d) is not running after the kill; the restart has nothing to show", grandchild)
 	}
 
 	p = startAlice(t, cfg)
@@ -313,6 +307,13 @@ func awaitGoalCompleted(t *testing.T, p *process, limit time.Duration, what stri
 }
 
 // running reports whether process pid exists and is not a zombie.
+// pidIn reads the pid an agent wrote to path: 0 while it has not.
+func pidIn(path string) int {
+	data, _ := os.ReadFile(path)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
 func running(pid int) bool {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	return syscall.Kill(pid, 0) == nil && err == nil && !strings.Contains(string(stat), ") Z ")
