@@ -23,8 +23,17 @@ type timers struct {
 	retry   time.Duration // how long a delivered entry is left alone
 
 	scanning sync.Mutex // one scan at a time
-	mu       sync.Mutex // guards inflight
+	mu       sync.Mutex // guards inflight, floor and low
 	inflight map[dueID]*delivery
+	// floor is a due time no entry in the index is earlier than, unless a
+	// conversation wrote it since the last scan began (then low holds it).
+	// A scan seeks there rather than to the index's start: handled entries
+	// are deleted, but badger's iterator steps over each deletion until a
+	// compaction drops it, so at a thousand firings a second scans from the
+	// start walked the whole last minutes, every millisecond.
+	floor time.Time
+	low   time.Time // the earliest due time written since the last scan began
+	lowOK bool      // low holds one
 
 	planned  atomic.Int64 // unix ms of the next planned scan
 	wakeup   chan struct{}
@@ -95,8 +104,34 @@ func (t *timers) wrote(d persistence.Due) {
 			delete(t.inflight, id)
 		}
 	}
+	if !t.lowOK || d.At.Before(t.low) {
+		t.low, t.lowOK = d.At, true
+	}
 	t.mu.Unlock()
 	t.wake(&d.At)
+}
+
+// scanFrom is where a scan starts: the floor, or lower for an entry written
+// below it. The entries written from now on lower the next scan's start.
+func (t *timers) scanFrom() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	from := t.floor
+	if t.lowOK && t.low.Before(from) {
+		from = t.low
+	}
+	t.lowOK = false
+	return from
+}
+
+// unscanned gives back the start of a scan that did not finish, so that
+// the next one starts there again.
+func (t *timers) unscanned(from time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.lowOK || from.Before(t.low) {
+		t.low, t.lowOK = from, true
+	}
 }
 
 // wake makes the loop scan now if at is earlier than its planned scan.
@@ -142,12 +177,20 @@ func (t *timers) scan(ctx context.Context) (time.Time, *sync.WaitGroup) {
 	next := now.Add(maxSleep)
 	t.planned.Store(next.UnixMilli())
 	seen := map[dueID]bool{}
+	// Entries are read earliest first, so the first one read is the new
+	// floor; with none due by now, nothing is left before now (or from).
+	from := t.scanFrom()
+	floor := maxTime(from, now)
 	var after *persistence.Due
 	for {
-		due, err := t.index.DueBy(ctx, now, after, scanBatch)
+		due, err := t.index.DueBy(ctx, from, now, after, scanBatch)
 		if err != nil {
+			t.unscanned(from)
 			t.log.Error("scanning due entries failed", "err", err)
 			return now.Add(time.Second), &started
+		}
+		if after == nil && len(due) > 0 {
+			floor = due[0].At
 		}
 		for _, d := range due {
 			id := dueID{key: d.Key, kind: d.Kind, id: d.ID, at: d.At.UnixMilli()}
@@ -162,6 +205,7 @@ func (t *timers) scan(ctx context.Context) (time.Time, *sync.WaitGroup) {
 			select {
 			case t.sends <- struct{}{}:
 			case <-t.stop:
+				t.unscanned(from)
 				return now, &started
 			}
 			started.Add(1)
@@ -178,6 +222,7 @@ func (t *timers) scan(ctx context.Context) (time.Time, *sync.WaitGroup) {
 			delete(t.inflight, id) // handled: its entry left the index
 		}
 	}
+	t.floor = floor
 	t.mu.Unlock()
 	if at, ok, err := t.index.NextDue(ctx, now); err == nil && ok {
 		next = minTime(next, at)
@@ -233,6 +278,13 @@ func (t *timers) send(ctx context.Context, d persistence.Due, dl *delivery, star
 
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
 		return b
 	}
 	return a

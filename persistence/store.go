@@ -126,9 +126,10 @@ type Due struct {
 
 // DueIndex is what the timer service scans.
 type DueIndex interface {
-	// DueBy returns up to limit entries due at or before t, earliest first,
-	// starting after the entry `after` (nil: from the start).
-	DueBy(ctx context.Context, t time.Time, after *Due, limit int) ([]Due, error)
+	// DueBy returns up to limit entries due from `from` to `to`, both
+	// inclusive, earliest first. With `after` (an entry of an earlier page)
+	// it starts just past that entry instead of at from.
+	DueBy(ctx context.Context, from, to time.Time, after *Due, limit int) ([]Due, error)
 	// NextDue returns the earliest due time strictly after t, if any.
 	NextDue(ctx context.Context, after time.Time) (time.Time, bool, error)
 }

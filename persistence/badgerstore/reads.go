@@ -342,12 +342,12 @@ func (s *Store) MessageContent(_ context.Context, key alice.ConversationKey, id 
 }
 
 // DueBy implements persistence.DueIndex with a key-only scan.
-func (s *Store) DueBy(_ context.Context, t time.Time, after *persistence.Due, limit int) ([]persistence.Due, error) {
+func (s *Store) DueBy(_ context.Context, from, to time.Time, after *persistence.Due, limit int) ([]persistence.Due, error) {
 	var out []persistence.Due
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := keyIterator(txn, []byte{famDue})
 		defer it.Close()
-		start := []byte{famDue}
+		start := appendTime([]byte{famDue}, from)
 		if after != nil {
 			start = append(dueKey(after.At, after.Key, after.Kind, after.ID), 0) // just past it
 		}
@@ -356,7 +356,7 @@ func (s *Store) DueBy(_ context.Context, t time.Time, after *persistence.Due, li
 			if err != nil {
 				return err
 			}
-			if d.At.After(t) {
+			if d.At.After(to) {
 				break
 			}
 			out = append(out, d)

@@ -16,7 +16,7 @@ import (
 
 func dueIDs(t *testing.T, s *Store, by time.Time) string {
 	t.Helper()
-	due, err := s.DueBy(ctx, by, nil, 100)
+	due, err := s.DueBy(ctx, time.Time{}, by, nil, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +41,19 @@ func TestIndexesFollowTheRecords(t *testing.T) {
 		t.Fatalf("NextDue after :10 = %v %v, want :30", next, ok)
 	}
 	// Paging past an entry with a cursor.
-	first, _ := s.DueBy(ctx, *at(59), nil, 1)
-	if rest, _ := s.DueBy(ctx, *at(59), &first[0], 10); len(rest) != 1 || rest[0].ID != "task_a" {
+	first, _ := s.DueBy(ctx, time.Time{}, *at(59), nil, 1)
+	if rest, _ := s.DueBy(ctx, time.Time{}, *at(59), &first[0], 10); len(rest) != 1 || rest[0].ID != "task_a" {
 		t.Fatalf("DueBy after %v = %v", first, rest)
+	}
+	// A window that starts after an entry leaves it out; one that starts at
+	// an entry's time keeps it.
+	for _, w := range []struct {
+		from int
+		want string
+	}{{11, "task_a"}, {30, "task_a"}, {10, "task_b"}} {
+		if due, _ := s.DueBy(ctx, *at(w.from), *at(59), nil, 10); len(due) == 0 || due[0].ID != w.want {
+			t.Fatalf("DueBy from :%d = %v, want %s first", w.from, due, w.want)
+		}
 	}
 
 	// Move a, cancel b (its due becomes the end of its retention).
