@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/alice-runtime/alice"
@@ -32,7 +34,7 @@ func dueBatch(c *client.Client, o options, label string, n, convs int, start tim
 // that many completed tasks: the one-shot tasks of ids and nothing else),
 // then reads each occurrence's lateness (started_at − scheduled_at) from
 // its run record.
-func lateness(c *client.Client, o options, ids []string, timeout time.Duration) (result, error) {
+func lateness(c *client.Client, o options, name string, ids []string, timeout time.Duration) (result, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		_, completed, err := c.ListTasks(bg, alice.TaskFilter{Status: alice.TaskCompleted}, alice.Page{Limit: 1})
@@ -48,6 +50,7 @@ func lateness(c *client.Client, o options, ids []string, timeout time.Duration) 
 		time.Sleep(200 * time.Millisecond)
 	}
 	late := make([]time.Duration, len(ids))
+	due := make([]time.Time, len(ids))
 	r := load{workers: o.concurrency, total: int64(len(ids))}.run(func(_, i int) error {
 		runs, _, err := c.TaskRuns(bg, ids[i], alice.Page{Limit: 10})
 		if err != nil {
@@ -57,16 +60,39 @@ func lateness(c *client.Client, o options, ids []string, timeout time.Duration) 
 			return fmt.Errorf("task %s has runs %+v, want one that started", ids[i], runs)
 		}
 		late[i] = runs[0].StartedAt.Sub(runs[0].ScheduledAt)
+		due[i] = runs[0].ScheduledAt
 		return nil
 	})
 	if r.errors > 0 {
 		return result{}, fmt.Errorf("reading runs: %v", r.firstError)
+	}
+	if o.latenessOut != "" {
+		if err := writeLateness(fmt.Sprintf("%s-%s.csv", o.latenessOut, name), due, late); err != nil {
+			return result{}, err
+		}
 	}
 	hist := newHistogram()
 	for _, l := range late {
 		hist.RecordValue(max(int64(l/time.Microsecond), 1))
 	}
 	return result{ops: int64(len(ids)), latency: hist, elapsed: time.Second}, nil
+}
+
+// writeLateness writes one line per occurrence, "due_unix_ms,lateness_ms",
+// earliest due first: a tail that comes in episodes shows as runs of large
+// values, which the percentiles alone do not tell from a spread.
+func writeLateness(path string, due []time.Time, late []time.Duration) error {
+	order := make([]int, len(due))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return due[a].Compare(due[b]) })
+	var b strings.Builder
+	b.WriteString("due_unix_ms,lateness_ms\n")
+	for _, i := range order {
+		fmt.Fprintf(&b, "%d,%d\n", due[i].UnixMilli(), late[i].Milliseconds())
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // scenarioBurst: 10,000 one-shot tasks due within 2 s, over 1,000
@@ -101,7 +127,7 @@ func scenarioBurst(o options) error {
 		if time.Now().After(start) {
 			return fmt.Errorf("%s: creating the batch ran past its start; the machine is too slow for -concurrency %d", t.name, o.concurrency)
 		}
-		late, err := lateness(c, o, ids, 5*time.Minute)
+		late, err := lateness(c, o, t.name, ids, 5*time.Minute)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
@@ -204,7 +230,7 @@ func scaleOne(o options, t *target, title string) error {
 	}
 	peakFiring := int64(0)
 	stopSampling = sampleRSS(t, &peakFiring)
-	late, err := lateness(c, o, ids, 10*time.Minute)
+	late, err := lateness(c, o, t.name, ids, 10*time.Minute)
 	stopSampling()
 	if err != nil {
 		rows = append(rows, []string{fmt.Sprintf("lateness of %d due in one minute", o.due), err.Error()})

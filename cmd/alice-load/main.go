@@ -54,6 +54,7 @@ Flags:
 // options are the flags.
 type options struct {
 	scenario, bin, before, url, token, work string
+	latenessOut                             string
 	duration                                time.Duration
 	rate                                    float64
 	rounds, concurrency                     int
@@ -81,6 +82,7 @@ func main() {
 	fs.IntVar(&o.conversations, "conversations", 100_000, "conversations they spread over (scale)")
 	fs.IntVar(&o.due, "due", 100_000, "of the tasks, how many come due in one minute (scale)")
 	fs.IntVar(&o.kills, "kills", 20, "how many times the server is killed (chaos)")
+	fs.StringVar(&o.latenessOut, "lateness-out", "", "burst, scale: write each occurrence's due time (unix ms) and lateness (ms) as CSV to `file`, one file per target (file-alice.csv, file-before.csv)")
 	fs.Parse(os.Args[1:])
 	if o.duration <= 0 || o.rounds < 1 || o.concurrency < 1 || o.concurrency > 4096 || o.rate < 0 || (o.url != "" && o.token == "") {
 		fmt.Fprintln(os.Stderr, "alice-load: -duration must be positive, -rounds at least 1, -concurrency 1 to 4096, -rate not negative, and -url needs -token")
