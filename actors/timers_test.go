@@ -86,7 +86,6 @@ func (m *memIndex) NextDue(_ context.Context, after time.Time) (time.Time, bool,
 // timerRig is a timer service over a memIndex whose conversations handle
 // every entry (taking it out of the index) except the ones listed in busy.
 type timerRig struct {
-	t     *testing.T
 	index *memIndex
 	clock *fakeclock.Clock
 	tm    *timers
@@ -98,8 +97,8 @@ type timerRig struct {
 
 var timerBase = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 
-func newTimerRig(t *testing.T) *timerRig {
-	r := &timerRig{t: t, index: &memIndex{}, clock: fakeclock.New(timerBase), busy: map[string]bool{}}
+func newTimerRig() *timerRig {
+	r := &timerRig{index: &memIndex{}, clock: fakeclock.New(timerBase), busy: map[string]bool{}}
 	r.tm = newTimers(r.index, r.deliver, r.clock, quietLogger(), time.Minute)
 	return r
 }
@@ -115,18 +114,18 @@ func (r *timerRig) deliver(_ context.Context, d persistence.Due) (dueAnswer, err
 	return dueStarted, nil
 }
 
-// write puts an entry due min minutes after timerBase, as a conversation's
-// commit does: into the index, then told to the timers.
-func (r *timerRig) write(id string, min int) {
-	d := persistence.Due{At: timerBase.Add(time.Duration(min) * time.Minute), Kind: persistence.DueTask, ID: id}
+// write puts an entry due minute minutes after timerBase, as a
+// conversation's commit does: into the index, then told to the timers.
+func (r *timerRig) write(id string, minute int) {
+	d := persistence.Due{At: timerBase.Add(time.Duration(minute) * time.Minute), Kind: persistence.DueTask, ID: id}
 	r.index.put(d)
 	r.tm.wrote(d)
 }
 
-// scanAt moves the clock to min minutes after timerBase, scans and waits for
-// the deliveries it started.
-func (r *timerRig) scanAt(min int) {
-	r.clock.Set(timerBase.Add(time.Duration(min) * time.Minute))
+// scanAt moves the clock to minute minutes after timerBase, scans and
+// waits for the deliveries it started.
+func (r *timerRig) scanAt(minute int) {
+	r.clock.Set(timerBase.Add(time.Duration(minute) * time.Minute))
 	_, started := r.tm.scan(context.Background())
 	started.Wait()
 }
@@ -141,7 +140,7 @@ func (r *timerRig) wasDelivered(id string) bool {
 // the earliest entry the last scan read (it may still be in the index), or
 // at the last scan's time when it read none.
 func TestScansStartAtTheEarliestEntryLeft(t *testing.T) {
-	r := newTimerRig(t)
+	r := newTimerRig()
 	r.write("a", 1)
 	r.write("b", 2)
 	r.write("c", 30)
@@ -164,7 +163,7 @@ func TestScansStartAtTheEarliestEntryLeft(t *testing.T) {
 }
 
 func TestTheFloorStaysAtAnEntryNotYetHandled(t *testing.T) {
-	r := newTimerRig(t)
+	r := newTimerRig()
 	r.busy["a"] = true
 	r.write("a", 1)
 	r.write("b", 2)
@@ -179,7 +178,7 @@ func TestTheFloorStaysAtAnEntryNotYetHandled(t *testing.T) {
 }
 
 func TestAnEntryWrittenBelowTheFloorIsDelivered(t *testing.T) {
-	r := newTimerRig(t)
+	r := newTimerRig()
 	r.write("a", 1)
 	r.scanAt(10)
 	r.scanAt(11) // the floor is now 11 minutes
@@ -193,7 +192,7 @@ func TestAnEntryWrittenBelowTheFloorIsDelivered(t *testing.T) {
 }
 
 func TestAFailedScanIsStartedOverFromTheSamePlace(t *testing.T) {
-	r := newTimerRig(t)
+	r := newTimerRig()
 	r.scanAt(10)
 	r.write("late", 5)
 	r.index.fail = 1
