@@ -21,9 +21,14 @@ type timers struct {
 	clock   alice.Clock
 	log     *slog.Logger
 	retry   time.Duration // how long a delivered entry is left alone
+	// Retries and full scans are operational and timed on the wall clock,
+	// so that a test's frozen runtime clock cannot stall them; tests set
+	// their own wall.
+	wall      func() time.Time
+	fullEvery time.Duration // a scan reads from the floor at least this often
 
 	scanning sync.Mutex // one scan at a time
-	mu       sync.Mutex // guards inflight, floor and low
+	mu       sync.Mutex // guards inflight and the scan positions below
 	inflight map[dueID]*delivery
 	// floor is a due time no entry in the index is earlier than, unless a
 	// conversation wrote it since the last scan began (then low holds it).
@@ -34,6 +39,18 @@ type timers struct {
 	floor time.Time
 	low   time.Time // the earliest due time written since the last scan began
 	lowOK bool      // low holds one
+	// frontier is the last entry the last scan read. Every entry before it
+	// still in the index is in inflight, being delivered or waiting to be
+	// delivered again, so most scans start just past it: while commits are
+	// slow (a compaction), a thousand entries may be under way, and a scan
+	// from the floor read them all again every millisecond, falling further
+	// behind the longer it took. A full scan, from the floor, runs when an
+	// entry behind the frontier may be delivered again (retryAt), when one
+	// is written there (low), and at least every fullEvery, to forget the
+	// entries that left the index.
+	frontier *persistence.Due
+	retryAt  time.Time // wall clock: the earliest again behind the frontier, zero when none
+	lastFull time.Time // wall clock: when the last full scan began
 
 	planned  atomic.Int64 // unix ms of the next planned scan
 	wakeup   chan struct{}
@@ -68,6 +85,7 @@ const (
 func newTimers(index persistence.DueIndex, deliver func(context.Context, persistence.Due) (dueAnswer, error), clock alice.Clock, log *slog.Logger, retry time.Duration) *timers {
 	return &timers{
 		index: index, deliver: deliver, clock: clock, log: log, retry: retry,
+		wall: time.Now, fullEvery: time.Second,
 		inflight: map[dueID]*delivery{},
 		wakeup:   make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -111,17 +129,29 @@ func (t *timers) wrote(d persistence.Due) {
 	t.wake(&d.At)
 }
 
-// scanFrom is where a scan starts: the floor, or lower for an entry written
-// below it. The entries written from now on lower the next scan's start.
-func (t *timers) scanFrom() time.Time {
+// scanFrom is where a scan starts: just past the frontier (after), or,
+// for a full scan, the floor or lower for an entry written below it. The
+// entries written from now on lower the next scan's start.
+func (t *timers) scanFrom(full bool) (from time.Time, after *persistence.Due, isFull bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	from := t.floor
+	wall := t.wall()
+	// Compared in milliseconds, the index's resolution: a commit reports
+	// its entry's time to the nanosecond.
+	full = full || t.frontier == nil || (t.lowOK && t.low.UnixMilli() <= t.frontier.At.UnixMilli()) ||
+		(!t.retryAt.IsZero() && !wall.Before(t.retryAt)) || wall.Sub(t.lastFull) >= t.fullEvery
+	if !full {
+		t.lowOK = false // written past the frontier: this scan reads it
+		f := *t.frontier
+		return f.At, &f, false
+	}
+	from = t.floor
 	if t.lowOK && t.low.Before(from) {
 		from = t.low
 	}
 	t.lowOK = false
-	return from
+	t.retryAt, t.lastFull = time.Time{}, wall
+	return from, nil, true
 }
 
 // unscanned gives back the start of a scan that did not finish, so that
@@ -148,7 +178,7 @@ func (t *timers) wake(at *time.Time) {
 func (t *timers) loop() {
 	defer t.loopDone.Done()
 	for {
-		next, _ := t.scan(context.Background())
+		next, _ := t.scan(context.Background(), false)
 		wait := max(min(next.Sub(t.clock.Now()), maxSleep), time.Millisecond)
 		timer := time.NewTimer(wait)
 		select {
@@ -163,66 +193,83 @@ func (t *timers) loop() {
 }
 
 // scan delivers every entry due by now that is not being handled already
-// and returns when the next scan should be. Deliveries go on in the
-// background, at most maxSending at once; the WaitGroup waits for the ones
-// this scan started.
-func (t *timers) scan(ctx context.Context) (time.Time, *sync.WaitGroup) {
+// and returns when the next scan should be. It reads from the floor when
+// full is set or a full scan is due, and otherwise from just past the
+// frontier. Deliveries go on in the background, at most maxSending at once;
+// the WaitGroup waits for the ones this scan started.
+func (t *timers) scan(ctx context.Context, full bool) (time.Time, *sync.WaitGroup) {
 	var started sync.WaitGroup
 	t.scanning.Lock()
 	defer t.scanning.Unlock()
-	// Due times are read on the runtime's clock; retries are operational
-	// and measured on the wall clock, so a test's frozen clock cannot stall
-	// them.
+	// Due times are read on the runtime's clock, retries on the wall.
 	now := t.clock.Now()
 	next := now.Add(maxSleep)
 	t.planned.Store(next.UnixMilli())
 	seen := map[dueID]bool{}
-	// Entries are read earliest first, so the first one read is the new
-	// floor; with none due by now, nothing is left before now (or from).
-	from := t.scanFrom()
+	// Entries are read earliest first, so the first one a full scan reads
+	// is the new floor; with none due by now, nothing is left before now
+	// (or from).
+	from, after, full := t.scanFrom(full)
 	floor := maxTime(from, now)
-	var after *persistence.Due
+	var last *persistence.Due
+	var retryAt time.Time // the earliest again of the entries passed over
 	for {
 		due, err := t.index.DueBy(ctx, from, now, after, scanBatch)
 		if err != nil {
-			t.unscanned(from)
+			if full {
+				t.unscanned(from)
+			}
 			t.log.Error("scanning due entries failed", "err", err)
 			return now.Add(time.Second), &started
 		}
-		if after == nil && len(due) > 0 {
+		if full && after == nil && len(due) > 0 {
 			floor = due[0].At
 		}
 		for _, d := range due {
 			id := dueID{key: d.Key, kind: d.Kind, id: d.ID, at: d.At.UnixMilli()}
 			seen[id] = true
-			dl, retryAt := t.claim(id)
+			dl, again := t.claim(id)
 			if dl == nil {
-				if !retryAt.IsZero() {
-					next = minTime(next, now.Add(time.Until(retryAt)))
+				if !again.IsZero() && (retryAt.IsZero() || again.Before(retryAt)) {
+					retryAt = again
 				}
 				continue
 			}
 			select {
 			case t.sends <- struct{}{}:
 			case <-t.stop:
-				t.unscanned(from)
+				if full {
+					t.unscanned(from)
+				}
 				return now, &started
 			}
 			started.Add(1)
 			go t.send(ctx, d, dl, &started)
 		}
+		if len(due) > 0 {
+			last = &due[len(due)-1]
+		}
 		if len(due) < scanBatch {
 			break
 		}
-		after = &due[len(due)-1]
+		after = last
 	}
 	t.mu.Lock()
-	for id, dl := range t.inflight {
-		if !seen[id] && !dl.underway {
-			delete(t.inflight, id) // handled: its entry left the index
-		}
+	if last != nil {
+		t.frontier = last
 	}
-	t.floor = floor
+	if full {
+		for id, dl := range t.inflight {
+			if !seen[id] && !dl.underway {
+				delete(t.inflight, id) // handled: its entry left the index
+			}
+		}
+		t.floor = floor
+		t.retryAt = earliest(t.retryAt, retryAt)
+	}
+	if !t.retryAt.IsZero() {
+		next = minTime(next, now.Add(t.retryAt.Sub(t.wall())))
+	}
 	t.mu.Unlock()
 	if at, ok, err := t.index.NextDue(ctx, now); err == nil && ok {
 		next = minTime(next, at)
@@ -240,7 +287,7 @@ func (t *timers) claim(id dueID) (*delivery, time.Time) {
 		if dl.underway {
 			return nil, time.Time{}
 		}
-		if time.Now().Before(dl.again) {
+		if t.wall().Before(dl.again) {
 			return nil, dl.again
 		}
 	}
@@ -255,29 +302,39 @@ func (t *timers) send(ctx context.Context, d persistence.Due, dl *delivery, star
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	answer, err := t.deliver(ctx, d)
 	cancel()
-	again := time.Now().Add(t.retry)
+	wall := t.wall()
+	again := wall.Add(t.retry)
 	switch {
 	case err != nil:
 		t.log.Warn("delivering a due entry failed; it is retried", "kind", d.Kind, "task", d.ID, "conversation", d.Key.String(), "err", err)
-		again = time.Now().Add(soon)
+		again = wall.Add(soon)
 	case answer == dueBusy:
-		again = time.Now().Add(soon)
+		again = wall.Add(soon)
 	case answer == dueEarly:
-		again = time.Now().Add(max(d.At.Sub(t.clock.Now()), time.Millisecond))
+		again = wall.Add(max(d.At.Sub(t.clock.Now()), time.Millisecond))
 	}
 	t.mu.Lock()
 	if dl.rewritten {
-		again, dl.rewritten = time.Now(), false
+		again, dl.rewritten = wall, false
 	}
 	dl.underway, dl.again = false, again
+	t.retryAt = earliest(t.retryAt, again)
 	t.mu.Unlock()
-	if at := t.clock.Now().Add(time.Until(again)); again.Sub(time.Now()) < t.retry {
+	if at := t.clock.Now().Add(again.Sub(wall)); again.Sub(wall) < t.retry {
 		t.wake(&at)
 	}
 }
 
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// earliest is the earlier of two wall-clock times, zero meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
 		return b
 	}
 	return a
@@ -294,6 +351,6 @@ func maxTime(a, b time.Time) time.Time {
 // the conversations to answer. The timer loop runs the same scan; tests that
 // move a fake clock call it to avoid waiting for the loop.
 func (rt *Runtime) RunDue(ctx context.Context) {
-	_, started := rt.timers.scan(ctx)
+	_, started := rt.timers.scan(ctx, true)
 	started.Wait()
 }
