@@ -52,7 +52,11 @@ func (t *target) start() error {
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return err
 	}
-	args := []string{"serve", "--config", cfg, "--log-level", "warn"}
+	level := "warn"
+	if l := os.Getenv("ALICE_LOAD_LOG_LEVEL"); l != "" {
+		level = l // debug-4 adds badger's own log: flushes, compactions
+	}
+	args := []string{"serve", "--config", cfg, "--log-level", level}
 	if p := os.Getenv("ALICE_LOAD_CPUPROFILE"); p != "" && t.name == "alice" {
 		args = append(args, "--cpuprofile", p)
 	}
