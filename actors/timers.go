@@ -40,14 +40,14 @@ type timers struct {
 	low   time.Time // the earliest due time written since the last scan began
 	lowOK bool      // low holds one
 	// frontier is the last entry the last scan read. Every entry before it
-	// still in the index is in inflight, being delivered or waiting to be
-	// delivered again, so most scans start just past it: while commits are
-	// slow (a compaction), a thousand entries may be under way, and a scan
-	// from the floor read them all again every millisecond, falling further
-	// behind the longer it took. A full scan, from the floor, runs when an
-	// entry behind the frontier may be delivered again (retryAt), when one
-	// is written there (low), and at least every fullEvery, to forget the
-	// entries that left the index.
+	// still in the index is in the in-flight set, being delivered or
+	// waiting to be delivered again, so most scans start just past it:
+	// while commits are slow (badger merging its levels), a thousand
+	// deliveries may wait on them, and scans from the floor read them all
+	// again, a page of them taking up to a second. A full scan, from the
+	// floor, runs when an entry behind the frontier may be delivered again
+	// (retryAt), when one is written there (low), and at least every
+	// fullEvery, to forget the entries that left the index.
 	frontier *persistence.Due
 	retryAt  time.Time // wall clock: the earliest again behind the frontier, zero when none
 	lastFull time.Time // wall clock: when the last full scan began
@@ -132,13 +132,13 @@ func (t *timers) wrote(d persistence.Due) {
 // scanFrom is where a scan starts: just past the frontier (after), or,
 // for a full scan, the floor or lower for an entry written below it. The
 // entries written from now on lower the next scan's start.
-func (t *timers) scanFrom(full bool) (from time.Time, after *persistence.Due, isFull bool) {
+func (t *timers) scanFrom(force bool) (from time.Time, after *persistence.Due, full bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	wall := t.wall()
 	// Compared in milliseconds, the index's resolution: a commit reports
 	// its entry's time to the nanosecond.
-	full = full || t.frontier == nil || (t.lowOK && t.low.UnixMilli() <= t.frontier.At.UnixMilli()) ||
+	full = force || t.frontier == nil || (t.lowOK && t.low.UnixMilli() <= t.frontier.At.UnixMilli()) ||
 		(!t.retryAt.IsZero() && !wall.Before(t.retryAt)) || wall.Sub(t.lastFull) >= t.fullEvery
 	if !full {
 		t.lowOK = false // written past the frontier: this scan reads it
@@ -194,10 +194,10 @@ func (t *timers) loop() {
 
 // scan delivers every entry due by now that is not being handled already
 // and returns when the next scan should be. It reads from the floor when
-// full is set or a full scan is due, and otherwise from just past the
+// forced or when a full scan is due, and otherwise from just past the
 // frontier. Deliveries go on in the background, at most maxSending at once;
 // the WaitGroup waits for the ones this scan started.
-func (t *timers) scan(ctx context.Context, full bool) (time.Time, *sync.WaitGroup) {
+func (t *timers) scan(ctx context.Context, force bool) (time.Time, *sync.WaitGroup) {
 	var started sync.WaitGroup
 	t.scanning.Lock()
 	defer t.scanning.Unlock()
@@ -209,7 +209,7 @@ func (t *timers) scan(ctx context.Context, full bool) (time.Time, *sync.WaitGrou
 	// Entries are read earliest first, so the first one a full scan reads
 	// is the new floor; with none due by now, nothing is left before now
 	// (or from).
-	from, after, full := t.scanFrom(full)
+	from, after, full := t.scanFrom(force)
 	floor := maxTime(from, now)
 	var last *persistence.Due
 	var retryAt time.Time // the earliest again of the entries passed over
