@@ -230,9 +230,7 @@ func (t *timers) scan(ctx context.Context, force bool) (time.Time, *sync.WaitGro
 			seen[id] = true
 			dl, again := t.claim(id)
 			if dl == nil {
-				if !again.IsZero() && (retryAt.IsZero() || again.Before(retryAt)) {
-					retryAt = again
-				}
+				retryAt = earliest(retryAt, again)
 				continue
 			}
 			select {
