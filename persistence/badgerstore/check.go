@@ -33,11 +33,12 @@ func Check(dir string, log *slog.Logger) (*CheckReport, error) {
 		return nil, err
 	}
 	defer db.Close()
-	if err := migrate(db, log); err != nil {
+	v := newVersions(db)
+	if err := migrate(v, log); err != nil {
 		return nil, err
 	}
 	r := &CheckReport{}
-	err = db.View(func(txn *badger.Txn) error { return (&checker{txn: txn, r: r}).run() })
+	err = v.view(func(txn *badger.Txn) error { return (&checker{txn: txn, r: r}).run() })
 	return r, err
 }
 

@@ -53,7 +53,7 @@ func (w *write) size() (count, bytes int64) {
 // memory (read on first use) and writes absolute values, so counters never
 // conflict between transactions.
 type committer struct {
-	db       *badger.DB
+	versions *versions
 	space    *spaceGuard
 	in       chan *write
 	maxCount int64 // badger's limits for one transaction
@@ -79,15 +79,15 @@ type CommitStats struct {
 // round still splits them where badger's limits require.
 const maxGather = 4096
 
-func newCommitter(db *badger.DB, space *spaceGuard, onCommit func(int, time.Duration)) *committer {
+func newCommitter(v *versions, space *spaceGuard, onCommit func(int, time.Duration)) *committer {
 	if onCommit == nil {
 		onCommit = func(int, time.Duration) {}
 	}
 	c := &committer{
-		db: db, space: space, onCommit: onCommit,
+		versions: v, space: space, onCommit: onCommit,
 		in:       make(chan *write, maxGather),
-		maxCount: db.MaxBatchCount(),
-		maxBytes: db.MaxBatchSize(),
+		maxCount: v.db.MaxBatchCount(),
+		maxBytes: v.db.MaxBatchSize(),
 		stop:     make(chan struct{}),
 		counters: map[string]int64{},
 	}
@@ -212,7 +212,7 @@ func (c *committer) commitGroup(group []*write) {
 }
 
 func (c *committer) transact(group []*write) (err error) {
-	txn := c.db.NewTransaction(true)
+	txn, ts := c.versions.begin()
 	defer txn.Discard()
 	values := map[string]int64{} // counters touched by the group, new values
 	for _, w := range group {
@@ -237,7 +237,7 @@ func (c *committer) transact(group []*write) (err error) {
 		}
 	}
 	start := time.Now()
-	if err := txn.Commit(); err != nil {
+	if err := c.versions.commit(txn, ts); err != nil {
 		for k := range values {
 			delete(c.counters, k) // read them again: the store has the last word
 		}
@@ -272,7 +272,7 @@ func (c *committer) counter(k string) (int64, error) {
 		return v, nil
 	}
 	var v int64
-	err := c.db.View(func(txn *badger.Txn) (err error) {
+	err := c.versions.view(func(txn *badger.Txn) (err error) {
 		v, err = readCount(txn, []byte(k))
 		return err
 	})

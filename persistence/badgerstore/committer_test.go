@@ -24,7 +24,7 @@ func newWrite(value string, keys ...string) *write {
 func value(t *testing.T, s *Store, k string) (string, bool) {
 	t.Helper()
 	var v []byte
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.versions.view(func(txn *badger.Txn) error {
 		item, err := txn.Get([]byte(k))
 		if err != nil {
 			return err

@@ -17,7 +17,7 @@ import (
 // as the zero Header.
 func (s *Store) Load(_ context.Context, key alice.ConversationKey) (alice.Header, error) {
 	var h alice.Header
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.versions.view(func(txn *badger.Txn) error {
 		_, err := getRecord(txn, convKey(famHeader, key), &h)
 		return err
 	})
@@ -210,7 +210,7 @@ func sameDue(a, b *time.Time) bool {
 func (s *Store) TaskRecord(_ context.Context, key alice.ConversationKey, id string) (*alice.TaskState, error) {
 	ts := new(alice.TaskState)
 	var found bool
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err := s.versions.view(func(txn *badger.Txn) (err error) {
 		found, err = getRecord(txn, convKey(famTask, key, id), ts)
 		return err
 	})
@@ -229,7 +229,7 @@ var errTaskNotFound = &alice.Error{Code: alice.ENotFound, Message: "task not fou
 // completed and cancelled tasks, by id (creation).
 func (s *Store) OldestFinished(_ context.Context, key alice.ConversationKey, n int) ([]string, error) {
 	var ids []string
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.versions.view(func(txn *badger.Txn) error {
 		for _, status := range []alice.TaskStatus{alice.TaskCompleted, alice.TaskCancelled} {
 			count := 0
 			err := scanKeys(txn, convKey(famConvStatus, key, string(status)), func(rest []byte) error {
@@ -257,7 +257,7 @@ func (s *Store) OldestFinished(_ context.Context, key alice.ConversationKey, n i
 // OldestMessages implements persistence.ConversationStore.
 func (s *Store) OldestMessages(_ context.Context, key alice.ConversationKey, n int) ([]alice.Message, error) {
 	var out []alice.Message
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err := s.versions.view(func(txn *badger.Txn) (err error) {
 		out, err = scanRecords[alice.Message](txn, convKey(famMessage, key), 0, n)
 		return err
 	})
@@ -270,7 +270,7 @@ func (s *Store) OldestMessages(_ context.Context, key alice.ConversationKey, n i
 // Idempotency implements persistence.ConversationStore.
 func (s *Store) Idempotency(_ context.Context, key alice.ConversationKey, k string) (*persistence.IdempotencyRecord, error) {
 	var rec *persistence.IdempotencyRecord
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.versions.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(convKey(famIdempotency, key, k))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil

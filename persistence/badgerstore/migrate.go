@@ -49,8 +49,8 @@ type v1Snapshot struct {
 // every key of format 2 from the format 1 keys (which stay untouched), then
 // marks the format as "cleanup"; the second deletes the format 1 keys and
 // marks the format current.
-func migrate(db *badger.DB, log *slog.Logger) error {
-	version, err := readVersion(db)
+func migrate(v *versions, log *slog.Logger) error {
+	version, err := readVersion(v)
 	if err != nil {
 		return err
 	}
@@ -58,26 +58,26 @@ func migrate(db *badger.DB, log *slog.Logger) error {
 	case formatCurrent:
 		return nil
 	case formatCleanup:
-		return migrateCleanup(db, log)
+		return migrateCleanup(v, log)
 	case "":
-		old, err := hasV1Keys(db)
+		old, err := hasV1Keys(v)
 		if err != nil {
 			return err
 		}
 		if !old {
-			return writeVersion(db, formatCurrent) // a new data dir
+			return writeVersion(v, formatCurrent) // a new data dir
 		}
-		if err := migrateV1(db, log); err != nil {
+		if err := migrateV1(v, log); err != nil {
 			return err
 		}
-		return migrateCleanup(db, log)
+		return migrateCleanup(v, log)
 	}
 	return fmt.Errorf("the data dir is in format %q, which this alice does not know (written by a newer alice?)", version)
 }
 
-func readVersion(db *badger.DB) (string, error) {
+func readVersion(vs *versions) (string, error) {
 	var v string
-	err := db.View(func(txn *badger.Txn) error {
+	err := vs.view(func(txn *badger.Txn) error {
 		item, err := txn.Get([]byte{famVersion})
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
@@ -92,13 +92,13 @@ func readVersion(db *badger.DB) (string, error) {
 	return v, err
 }
 
-func writeVersion(db *badger.DB, v string) error {
-	return db.Update(func(txn *badger.Txn) error { return txn.Set([]byte{famVersion}, []byte(v)) })
+func writeVersion(vs *versions, v string) error {
+	return vs.update(func(txn *badger.Txn) error { return txn.Set([]byte{famVersion}, []byte(v)) })
 }
 
-func hasV1Keys(db *badger.DB) (bool, error) {
+func hasV1Keys(v *versions) (bool, error) {
 	found := false
-	err := db.View(func(txn *badger.Txn) error {
+	err := v.view(func(txn *badger.Txn) error {
 		for _, f := range v1Families {
 			it := keyIterator(txn, []byte(f))
 			it.Rewind()
@@ -111,10 +111,10 @@ func hasV1Keys(db *badger.DB) (bool, error) {
 }
 
 // migrateV1 is the first phase: format 2 keys from format 1 ones.
-func migrateV1(db *badger.DB, log *slog.Logger) error {
+func migrateV1(v *versions, log *slog.Logger) error {
 	start := time.Now()
 	log.Info("migrating the data dir from format 1 to format 2")
-	wb := db.NewWriteBatch()
+	wb, ts := v.batch()
 	defer wb.Cancel()
 	counters := map[string]int64{}
 	apply := func(w *write) error {
@@ -139,7 +139,7 @@ func migrateV1(db *badger.DB, log *slog.Logger) error {
 	}
 	var tasks, messages, runs int
 
-	err := db.View(func(txn *badger.Txn) error {
+	err := v.view(func(txn *badger.Txn) error {
 		// Snapshots: the goal into the header, each task into its record.
 		err := scanV1(txn, "s/", func(k, v []byte) error {
 			key, err := parseV1Conversation(string(k))
@@ -262,19 +262,20 @@ func migrateV1(db *badger.DB, log *slog.Logger) error {
 	if err := wb.Flush(); err != nil {
 		return err
 	}
+	v.committed(ts)
 	log.Info("migrated the data dir to format 2", "conversations", len(headers), "tasks", tasks, "messages", messages, "runs", runs, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 // migrateCleanup is the second phase: delete every format 1 key.
-func migrateCleanup(db *badger.DB, log *slog.Logger) error {
+func migrateCleanup(v *versions, log *slog.Logger) error {
 	for _, f := range v1Families {
-		if err := db.DropPrefix([]byte(f)); err != nil {
+		if err := v.db.DropPrefix([]byte(f)); err != nil {
 			return fmt.Errorf("delete format 1 keys %s: %w", f, err)
 		}
 	}
 	log.Info("deleted the format 1 keys")
-	return writeVersion(db, formatCurrent)
+	return writeVersion(v, formatCurrent)
 }
 
 // scanV1 calls fn with each key under prefix (and its value); fn must copy

@@ -95,7 +95,7 @@ func countKeys(txn *badger.Txn, prefix []byte) (int, error) {
 func (s *Store) Task(_ context.Context, bot, id string) (*alice.TaskState, alice.ConversationKey, error) {
 	var ts alice.TaskState
 	var key alice.ConversationKey
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.versions.view(func(txn *badger.Txn) error {
 		var err error
 		if key, err = taskOwner(txn, bot, id); err != nil {
 			return err
@@ -136,7 +136,7 @@ func taskOwner(txn *badger.Txn, bot, id string) (alice.ConversationKey, error) {
 func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice.Page) ([]alice.Task, int, error) {
 	out := []alice.Task{}
 	total := 0
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.versions.view(func(txn *badger.Txn) error {
 		appendTask := func(v []byte) error {
 			var ts alice.TaskState
 			if err := decodeRecord(v, &ts); err != nil {
@@ -275,7 +275,7 @@ func readCount(txn *badger.Txn, k []byte) (int64, error) {
 func (s *Store) Runs(_ context.Context, taskID string, p alice.Page) ([]alice.Run, int, error) {
 	var runs []alice.Run
 	total := 0
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err := s.versions.view(func(txn *badger.Txn) (err error) {
 		prefix := tupleKey(famRun, taskID)
 		if total, err = countKeys(txn, prefix); err != nil {
 			return err
@@ -293,7 +293,7 @@ func (s *Store) Runs(_ context.Context, taskID string, p alice.Page) ([]alice.Ru
 func (s *Store) Messages(_ context.Context, key alice.ConversationKey, p alice.Page) ([]alice.Message, int, error) {
 	var out []alice.Message
 	total := 0
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err := s.versions.view(func(txn *badger.Txn) (err error) {
 		var h alice.Header
 		if _, err := getRecord(txn, convKey(famHeader, key), &h); err != nil {
 			return err
@@ -314,7 +314,7 @@ var errMessageNotFound = &alice.Error{Code: alice.ENotFound, Message: "message n
 func (s *Store) MessageContent(_ context.Context, key alice.ConversationKey, id string) (*alice.Message, []byte, error) {
 	var m alice.Message
 	var content []byte
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.versions.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(convKey(famMessage, key, id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return errMessageNotFound
@@ -344,7 +344,7 @@ func (s *Store) MessageContent(_ context.Context, key alice.ConversationKey, id 
 // DueBy implements persistence.DueIndex with a key-only scan.
 func (s *Store) DueBy(_ context.Context, from, to time.Time, after *persistence.Due, limit int) ([]persistence.Due, error) {
 	var out []persistence.Due
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.versions.view(func(txn *badger.Txn) error {
 		it := keyIterator(txn, []byte{famDue})
 		defer it.Close()
 		start := appendTime([]byte{famDue}, from)
@@ -373,7 +373,7 @@ func (s *Store) DueBy(_ context.Context, from, to time.Time, after *persistence.
 func (s *Store) NextDue(_ context.Context, after time.Time) (time.Time, bool, error) {
 	var at time.Time
 	found := false
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.versions.view(func(txn *badger.Txn) error {
 		it := keyIterator(txn, []byte{famDue})
 		defer it.Close()
 		it.Seek(appendTime([]byte{famDue}, after.Add(time.Millisecond)))
@@ -427,7 +427,7 @@ type Totals struct {
 // the store.
 func (s *Store) Totals(_ context.Context, bot string) (Totals, error) {
 	var t Totals
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err := s.versions.view(func(txn *badger.Txn) (err error) {
 		for _, c := range []struct {
 			name string
 			n    *int64

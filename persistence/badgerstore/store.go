@@ -38,6 +38,7 @@ type Options struct {
 // outboxes and the bots' counters.
 type Store struct {
 	db        *badger.DB
+	versions  *versions
 	dir       string
 	log       *slog.Logger
 	committer *committer
@@ -72,13 +73,14 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(db, opts.Logger); err != nil {
+	v := newVersions(db)
+	if err := migrate(v, opts.Logger); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", dir, err)
 	}
-	s := &Store{db: db, dir: dir, log: opts.Logger, stop: make(chan struct{}), closeErr: make(chan error, 1)}
+	s := &Store{db: db, versions: v, dir: dir, log: opts.Logger, stop: make(chan struct{}), closeErr: make(chan error, 1)}
 	s.space = &spaceGuard{dir: dir, min: opts.MinFreeDisk, free: opts.FreeSpace}
-	s.committer = newCommitter(db, s.space, opts.OnCommit)
+	s.committer = newCommitter(v, s.space, opts.OnCommit)
 	s.done.Add(1)
 	go s.collectGarbage()
 	return s, nil
@@ -107,7 +109,9 @@ func openBadger(dir string, log *slog.Logger, readOnly bool) (*badger.DB, error)
 	// 8 MB tables at the bottom of a store of a million tasks they held
 	// 300 MB of heap. (There is no With method for this one.)
 	opts.TableSizeMultiplier = 1
-	db, err := badger.Open(opts)
+	// Managed mode: the store picks every transaction's timestamp
+	// (versions.go).
+	db, err := badger.OpenManaged(opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, fmt.Errorf("data dir %s is in use by another alice process", filepath.Dir(dir))
