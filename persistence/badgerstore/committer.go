@@ -3,6 +3,7 @@ package badgerstore
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -136,6 +137,12 @@ func (c *committer) run() {
 			return
 		}
 		batch := []*write{first}
+		// Yield once before gathering: the writers the last answers woke
+		// are runnable but may not have run yet, and a batch that waits
+		// for them shares its sync among more. Without it, batches of task
+		// creates at full speed held 9-12 writes instead of 17-18, and the
+		// benchmarks ran 10-25% slower (BENCHMARKS.md).
+		runtime.Gosched()
 	gather:
 		for len(batch) < maxGather {
 			select {
