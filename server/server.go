@@ -48,6 +48,10 @@ type Options struct {
 	// Executable is the alice binary agents are told to call the runtime
 	// back with (ALICE_RUNTIME_BIN); "" tells them none.
 	Executable string
+	// OnCommit, when set, also hears of every store commit: how many
+	// writers it answered and how long it took. It runs on the store's
+	// committer goroutine and must not block.
+	OnCommit func(writers int, took time.Duration)
 }
 
 // Server is a running runtime. Create it with New, run it with Serve, end it
@@ -131,7 +135,7 @@ func New(cfg *config.Config, opts Options) (_ *Server, err error) {
 		return t.Conversations, t.Messages, t.Tasks, err
 	})
 	if s.store, err = badgerstore.Open(cfg.StoreDir(), badgerstore.Options{
-		Logger: opts.Logger, MinFreeDisk: cfg.MinFreeDisk, FreeSpace: opts.FreeSpace, OnCommit: s.metrics.Committed,
+		Logger: opts.Logger, MinFreeDisk: cfg.MinFreeDisk, FreeSpace: opts.FreeSpace, OnCommit: s.onCommit(opts.OnCommit),
 	}); err != nil {
 		return nil, err
 	}
@@ -399,4 +403,15 @@ func agentsOf(b config.Bot, baseURL, token, executable string, groups llm.GroupR
 	a.LLM = llm.WithTimeout(a.LLM, b.LLM.Timeout)
 	a.Retries = b.LLM.Retries
 	return a
+}
+
+// onCommit is the store's commit hook: the metrics, then extra if set.
+func (s *Server) onCommit(extra func(int, time.Duration)) func(int, time.Duration) {
+	if extra == nil {
+		return s.metrics.Committed
+	}
+	return func(writers int, took time.Duration) {
+		s.metrics.Committed(writers, took)
+		extra(writers, took)
+	}
 }

@@ -60,6 +60,9 @@ func (t *target) start() error {
 	if p := os.Getenv("ALICE_LOAD_CPUPROFILE"); p != "" && t.name == "alice" {
 		args = append(args, "--cpuprofile", p)
 	}
+	if p := os.Getenv("ALICE_LOAD_TRACE_SLOW_COMMITS"); p != "" && t.name == "alice" {
+		args = append(args, "--trace-slow-commits", p)
+	}
 	cmd := exec.Command(t.bin, args...)
 	cmd.Stderr = os.Stderr
 	url, err := serveproc.Start(cmd)

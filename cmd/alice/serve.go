@@ -23,7 +23,7 @@ import (
 
 // serveOptions are the flags of alice and alice serve.
 type serveOptions struct {
-	configPath, logLevel, cpuProfile string
+	configPath, logLevel, cpuProfile, traceSlowCommits string
 }
 
 func (o *serveOptions) register(cmd *cobra.Command) {
@@ -31,6 +31,8 @@ func (o *serveOptions) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	cmd.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the server stops (for benchmarks)")
 	cmd.Flags().MarkHidden("cpuprofile")
+	cmd.Flags().StringVar(&o.traceSlowCommits, "trace-slow-commits", "", "write the last seconds of an execution trace to `prefix`.N when a store commit takes over 250 ms, at most 4 times (for benchmarks)")
+	cmd.Flags().MarkHidden("trace-slow-commits")
 }
 
 func newServeCmd(c cli) *cobra.Command {
@@ -74,7 +76,16 @@ func serve(cmd *cobra.Command, c cli, opts serveOptions) error {
 	if err != nil {
 		logger.Warn("agents will not be told where alice is (ALICE_RUNTIME_BIN)", "err", err)
 	}
-	srv, err := server.New(cfg, server.Options{Logger: logger, Executable: self})
+	srvOpts := server.Options{Logger: logger, Executable: self}
+	if opts.traceSlowCommits != "" {
+		t, err := startSlowCommitTracer(opts.traceSlowCommits, logger)
+		if err != nil {
+			return err
+		}
+		defer t.stop()
+		srvOpts.OnCommit = t.committed
+	}
+	srv, err := server.New(cfg, srvOpts)
 	if err != nil {
 		return err
 	}
