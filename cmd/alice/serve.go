@@ -31,7 +31,7 @@ func (o *serveOptions) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	cmd.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `file` until the server stops (for benchmarks)")
 	cmd.Flags().MarkHidden("cpuprofile")
-	cmd.Flags().StringVar(&o.traceSlowCommits, "trace-slow-commits", "", "write the last seconds of an execution trace to `prefix`.N when a store commit takes over 250 ms, at most 4 times (for benchmarks)")
+	cmd.Flags().StringVar(&o.traceSlowCommits, "trace-slow-commits", "", "write the last seconds of an execution trace to `prefix`.PID.N when a store commit takes over 250 ms, at most 4 times (for benchmarks)")
 	cmd.Flags().MarkHidden("trace-slow-commits")
 }
 

@@ -51,7 +51,9 @@ func (t *slowCommitTracer) committed(_ int, took time.Duration) {
 	t.writers.Add(1)
 	go func() {
 		defer t.writers.Done()
-		name := fmt.Sprintf("%s.%d", t.prefix, n)
+		// The pid keeps apart the traces of servers started in turn
+		// with one prefix, as the load tool does.
+		name := fmt.Sprintf("%s.%d.%d", t.prefix, os.Getpid(), n)
 		if err := t.write(name); err != nil {
 			t.log.Warn("could not write the trace of a slow commit", "file", name, "err", err)
 			return

@@ -13,8 +13,8 @@ import (
 // reports its start and end to a single bookkeeping goroutine over a
 // channel, and waits for every commit already under way, sync included. An
 // execution trace of the server while 100,000 tasks fired showed reads
-// (a conversation waking, a task record read) spending more time queued on
-// that lock and those waits than the commits spent syncing: while badger
+// (a conversation waking, a task record read) queued on that lock and
+// those waits about as long as writers waited for their commits: while badger
 // merges its levels the bookkeeping goroutine gets little CPU, and every
 // read stops behind it. Here a read takes the timestamp of the newest
 // commit already answered, under a mutex held for a map update, and waits
