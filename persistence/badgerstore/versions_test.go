@@ -2,7 +2,9 @@ package badgerstore
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
@@ -159,5 +161,62 @@ func TestAReadOfAClosedStoreFails(t *testing.T) {
 	err := s.versions.view(func(*badger.Txn) error { return nil })
 	if !errors.Is(err, badger.ErrDBClosed) {
 		t.Fatalf("read of a closed store: %v, want badger.ErrDBClosed", err)
+	}
+}
+
+// Commits of many keys race reads of them: a read sees each commit whole
+// or not at all.
+func TestAReadNeverSeesPartOfACommit(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	keys := make([]string, 200)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("zk/%03d", i)
+	}
+	stop := make(chan struct{})
+	written := make(chan error, 1)
+	go func() {
+		defer close(written)
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := s.committer.submit(newWrite(strconv.Itoa(n), keys...)); err != nil {
+				written <- err
+				return
+			}
+		}
+	}()
+	for range 300 {
+		err := s.versions.view(func(txn *badger.Txn) error {
+			seen := map[string]bool{}
+			for _, k := range keys {
+				item, err := txn.Get([]byte(k))
+				if errors.Is(err, badger.ErrKeyNotFound) {
+					seen["none"] = true
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				v, err := item.ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				seen[string(v)] = true
+			}
+			if len(seen) != 1 {
+				t.Errorf("one read saw the keys of %d different commits: %v", len(seen), seen)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	if err := <-written; err != nil {
+		t.Fatal(err)
 	}
 }
