@@ -36,8 +36,8 @@ type versions struct {
 func newVersions(db *badger.DB) *versions {
 	// Badger's own mode numbers commits too, so a data dir written before
 	// this type existed continues above its newest version.
-	max := db.MaxVersion()
-	return &versions{db: db, next: max + 1, last: max, reading: map[uint64]int{}}
+	newest := db.MaxVersion()
+	return &versions{db: db, next: newest + 1, last: newest, reading: map[uint64]int{}}
 }
 
 // view runs fn in a read-only transaction that sees every commit answered
