@@ -28,15 +28,11 @@ type CheckReport struct {
 // its index entries, that headers count what they hold, and that the bots'
 // counters agree with the tasks. A store in format 1 is migrated first.
 func Check(dir string, log *slog.Logger) (*CheckReport, error) {
-	db, err := openBadger(dir, log, false)
+	v, err := openMigrated(dir, log)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	v := newVersions(db)
-	if err := migrate(v, log); err != nil {
-		return nil, err
-	}
+	defer v.db.Close()
 	r := &CheckReport{}
 	err = v.view(func(txn *badger.Txn) error { return (&checker{txn: txn, r: r}).run() })
 	return r, err

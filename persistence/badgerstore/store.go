@@ -69,16 +69,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.FreeSpace = StatfsFreeSpace
 	}
 	dir = filepath.Clean(dir)
-	db, err := openBadger(dir, opts.Logger, false)
+	v, err := openMigrated(dir, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
-	v := newVersions(db)
-	if err := migrate(v, opts.Logger); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate %s: %w", dir, err)
-	}
-	s := &Store{db: db, versions: v, dir: dir, log: opts.Logger, stop: make(chan struct{}), closeErr: make(chan error, 1)}
+	s := &Store{db: v.db, versions: v, dir: dir, log: opts.Logger, stop: make(chan struct{}), closeErr: make(chan error, 1)}
 	s.space = &spaceGuard{dir: dir, min: opts.MinFreeDisk, free: opts.FreeSpace}
 	s.committer = newCommitter(v, s.space, opts.OnCommit)
 	s.done.Add(1)
@@ -86,10 +81,24 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func openBadger(dir string, log *slog.Logger, readOnly bool) (*badger.DB, error) {
+// openMigrated opens the badger database in dir and brings it to the
+// current format: what the server and alice check both start from.
+func openMigrated(dir string, log *slog.Logger) (*versions, error) {
+	db, err := openBadger(dir, log)
+	if err != nil {
+		return nil, err
+	}
+	v := newVersions(db)
+	if err := migrate(v, log); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", dir, err)
+	}
+	return v, nil
+}
+
+func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
 	opts := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
-		WithReadOnly(readOnly).
 		// One committer writes, so badger need not track reads to detect
 		// conflicts between transactions.
 		WithDetectConflicts(false).
