@@ -26,7 +26,8 @@ type CheckReport struct {
 // Check opens the data dir's store on its own (no server may be running on
 // it) and verifies that every index entry has its record and every record
 // its index entries, that headers count what they hold, and that the bots'
-// counters agree with the tasks. A store in format 1 is migrated first.
+// counters agree with the tasks, and that every record decodes. A store in
+// an older format is migrated first.
 func Check(dir string, log *slog.Logger) (*CheckReport, error) {
 	v, err := openMigrated(dir, log)
 	if err != nil {
@@ -243,7 +244,7 @@ func (c *checker) run() error {
 	for _, t := range tasks {
 		byID[t.ts.ID] = t.ts
 	}
-	err = c.each(famRun, func(rest, _ []byte) {
+	err = c.each(famRun, func(rest, v []byte) {
 		id, tail, err := readPart(rest)
 		if err != nil || len(tail) != 8 {
 			c.problem("run key %q is malformed", rest)
@@ -251,6 +252,9 @@ func (c *checker) run() error {
 		}
 		c.r.Runs++
 		seq := int(binary.BigEndian.Uint64(tail))
+		if err := decodeRecord(v, &alice.Run{}); err != nil {
+			c.problem("run record %d of task %s: %v", seq, id, err)
+		}
 		t, ok := byID[id]
 		switch {
 		case !ok:
@@ -262,14 +266,33 @@ func (c *checker) run() error {
 	if err != nil {
 		return err
 	}
-	err = c.each(famMessage, func(rest, _ []byte) {
-		key, _, err := readConv(rest)
+	err = c.each(famMessage, func(rest, v []byte) {
+		key, tail, err := readConv(rest)
+		var id string
+		if err == nil {
+			id, _, err = readPart(tail)
+		}
 		if err != nil {
 			c.problem("message key %q is malformed", rest)
 			return
 		}
 		c.r.Messages++
 		messages[key]++
+		var m alice.Message
+		switch err := decodeRecord(v, &m); {
+		case err != nil:
+			c.problem("message %s in %s: %v", id, key, err)
+		case m.ID != id:
+			c.problem("message record %s in %s holds message %s", id, key, m.ID)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	err = c.each(famIdempotency, func(rest, v []byte) {
+		if err := decodeRecord(v, &idempotencyRecord{}); err != nil {
+			c.problem("idempotency record %q: %v", rest, err)
+		}
 	})
 	if err != nil {
 		return err

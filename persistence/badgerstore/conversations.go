@@ -2,7 +2,6 @@ package badgerstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -148,7 +147,7 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 	}
 
 	for _, r := range c.Runs {
-		v, err := json.Marshal(r.Run)
+		v, err := encodeRecord(r.Run)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +158,7 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 	}
 
 	for _, m := range c.Messages {
-		v, err := json.Marshal(m.Message)
+		v, err := encodeRecord(m.Message)
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +173,7 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 	}
 
 	for _, r := range c.Idempotency {
-		v, err := json.Marshal(idempotencyRecord{Fingerprint: r.Fingerprint, Answer: r.Answer})
+		v, err := encodeRecord(idempotencyRecord{Fingerprint: r.Fingerprint, Answer: r.Answer})
 		if err != nil {
 			return nil, err
 		}
@@ -279,7 +278,7 @@ func (s *Store) Idempotency(_ context.Context, key alice.ConversationKey, k stri
 			return err
 		}
 		var r idempotencyRecord
-		if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+		if err := item.Value(func(v []byte) error { return decodeRecord(v, &r) }); err != nil {
 			return err
 		}
 		rec = &persistence.IdempotencyRecord{Key: k, Fingerprint: r.Fingerprint, Answer: r.Answer, Expires: time.Unix(int64(item.ExpiresAt()), 0)}

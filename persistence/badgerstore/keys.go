@@ -9,7 +9,7 @@ import (
 	"github.com/alice-runtime/alice/persistence"
 )
 
-// Key layout, format 2. Every key starts with one family byte; the rest is a
+// Key layout, formats 2 and 3. Every key starts with one family byte; the rest is a
 // tuple of components, each a uvarint length and then its bytes. That is a
 // prefix code: the encoding of one tuple is never a prefix of another's
 // unless the first tuple is a prefix of the second, so a scan of one
@@ -28,11 +28,13 @@ import (
 //	B conv message              outbox message bytes
 //	P conv key                  idempotency record (expires)
 //	N bot name          → int64 counters of a bot: its tasks (all, by status, by scope type), conversations, outbox messages
-//	V                   → "2"   format version
+//	V                   → "3"   format version
 //
-// Format 1 used lowercase families with "/" separators ("s/", "t/", "d/",
-// "r/", "m/", "mc/", "mi/"); the families here are uppercase, so the two
-// never overlap while a data dir is migrated (migrate.go).
+// Record values are a version byte and JSON (codec.go); format 3 differs
+// from format 2 only in giving runs, messages and idempotency records that
+// byte too. Format 1 used lowercase families with "/" separators ("s/",
+// "t/", "d/", "r/", "m/", "mc/", "mi/"); the families here are uppercase,
+// so the two never overlap while a data dir is migrated (migrate.go).
 const (
 	famHeader      byte = 'H'
 	famTask        byte = 'K'

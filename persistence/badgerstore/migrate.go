@@ -16,9 +16,12 @@ import (
 )
 
 // The format version key holds formatCurrent once a data dir is in this
-// format, or formatCleanup while the keys of format 1 are being deleted.
+// format. On the way there it holds formatCleanup while the keys of format 1
+// are being deleted, and format2 until the records of format 2 have their
+// version byte.
 const (
-	formatCurrent = "2"
+	formatCurrent = "3"
+	format2       = "2"
 	formatCleanup = "2-cleanup"
 )
 
@@ -44,35 +47,45 @@ type v1Snapshot struct {
 	} `json:"tasks"`
 }
 
-// migrate brings the data dir to the current format. Migrating from format 1
-// runs in two phases, each safe to repeat after a crash: the first writes
-// every key of format 2 from the format 1 keys (which stay untouched), then
-// marks the format as "cleanup"; the second deletes the format 1 keys and
-// marks the format current.
+// migrate brings the data dir to the current format, one step at a time,
+// each safe to repeat after a crash and each ending by recording the format
+// it reached:
+//
+//  1. from format 1, every key of format 2 is written from the format 1 keys
+//     (which stay untouched), and the format becomes "2-cleanup";
+//  2. the format 1 keys are deleted, and the format becomes "2";
+//  3. the records that format 2 wrote as bare JSON (runs, outbox messages,
+//     idempotency records) get their version byte, and the format becomes
+//     "3", the current one.
 func migrate(v *versions, log *slog.Logger) error {
-	version, err := readVersion(v)
-	if err != nil {
-		return err
-	}
-	switch version {
-	case formatCurrent:
-		return nil
-	case formatCleanup:
-		return migrateCleanup(v, log)
-	case "":
-		old, err := hasV1Keys(v)
+	for {
+		version, err := readVersion(v)
 		if err != nil {
 			return err
 		}
-		if !old {
-			return writeVersion(v, formatCurrent) // a new data dir
+		switch version {
+		case formatCurrent:
+			return nil
+		case "":
+			old, err := hasV1Keys(v)
+			if err != nil {
+				return err
+			}
+			if !old {
+				return writeVersion(v, formatCurrent) // a new data dir
+			}
+			err = migrateV1(v, log)
+		case formatCleanup:
+			err = migrateCleanup(v, log)
+		case format2:
+			err = migrateV2(v, log)
+		default:
+			return fmt.Errorf("the data dir is in format %q, which this alice does not know (written by a newer alice?)", version)
 		}
-		if err := migrateV1(v, log); err != nil {
+		if err != nil {
 			return err
 		}
-		return migrateCleanup(v, log)
 	}
-	return fmt.Errorf("the data dir is in format %q, which this alice does not know (written by a newer alice?)", version)
 }
 
 func readVersion(vs *versions) (string, error) {
@@ -256,14 +269,24 @@ func migrateV1(v *versions, log *slog.Logger) error {
 			return err
 		}
 	}
-	if err := wb.Set([]byte{famVersion}, []byte(formatCleanup)); err != nil {
+	if err := finishStep(v, wb, ts, formatCleanup); err != nil {
+		return err
+	}
+	log.Info("migrated the data dir to format 2", "conversations", len(headers), "tasks", tasks, "messages", messages, "runs", runs, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// finishStep records the format a migration step reached in the step's own
+// batch, after everything else it wrote, and commits the batch: the format
+// is on disk only if all the step wrote is.
+func finishStep(v *versions, wb *badger.WriteBatch, ts uint64, format string) error {
+	if err := wb.Set([]byte{famVersion}, []byte(format)); err != nil {
 		return err
 	}
 	if err := wb.Flush(); err != nil {
 		return err
 	}
 	v.committed(ts)
-	log.Info("migrated the data dir to format 2", "conversations", len(headers), "tasks", tasks, "messages", messages, "runs", runs, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -275,7 +298,52 @@ func migrateCleanup(v *versions, log *slog.Logger) error {
 		}
 	}
 	log.Info("deleted the format 1 keys")
-	return writeVersion(v, formatCurrent)
+	return writeVersion(v, format2)
+}
+
+// The families whose records format 2 wrote as bare JSON.
+var v2BareFamilies = []byte{famRun, famMessage, famIdempotency}
+
+// migrateV2 gives each record of format 2 that has no version byte one.
+// Bare JSON starts with '{', never with the byte, so a record rewritten
+// before a crash is not rewritten again. Idempotency records keep their
+// expiry.
+func migrateV2(v *versions, log *slog.Logger) error {
+	start := time.Now()
+	wb, ts := v.batch()
+	defer wb.Cancel()
+	n := 0
+	err := v.view(func(txn *badger.Txn) error {
+		for _, f := range v2BareFamilies {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{f}, PrefetchValues: true, PrefetchSize: 100})
+			for it.Rewind(); it.Valid(); it.Next() {
+				item := it.Item()
+				err := item.Value(func(b []byte) error {
+					if len(b) == 0 || b[0] != '{' {
+						return nil
+					}
+					e := badger.NewEntry(item.KeyCopy(nil), append([]byte{recordV2}, b...))
+					e.ExpiresAt = item.ExpiresAt()
+					n++
+					return wb.SetEntry(e)
+				})
+				if err != nil {
+					it.Close()
+					return fmt.Errorf("version byte for %q: %w", item.Key(), err)
+				}
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := finishStep(v, wb, ts, formatCurrent); err != nil {
+		return err
+	}
+	log.Info("migrated the data dir to format 3", "records", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // scanV1 calls fn with each key under prefix (and its value); fn must copy

@@ -2,7 +2,6 @@ package badgerstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -69,13 +68,13 @@ func scanValues(txn *badger.Txn, prefix []byte, offset, limit int, fn func(v []b
 	return nil
 }
 
-// scanRecords decodes the JSON records under prefix, from offset, at most
-// limit of them.
+// scanRecords decodes the records under prefix, from offset, at most limit
+// of them.
 func scanRecords[T any](txn *badger.Txn, prefix []byte, offset, limit int) ([]T, error) {
 	out := []T{}
 	err := scanValues(txn, prefix, offset, limit, func(v []byte) error {
 		var x T
-		if err := json.Unmarshal(v, &x); err != nil {
+		if err := decodeRecord(v, &x); err != nil {
 			return err
 		}
 		out = append(out, x)
@@ -322,7 +321,7 @@ func (s *Store) MessageContent(_ context.Context, key alice.ConversationKey, id 
 		if err != nil {
 			return err
 		}
-		if err := item.Value(func(v []byte) error { return json.Unmarshal(v, &m) }); err != nil {
+		if err := item.Value(func(v []byte) error { return decodeRecord(v, &m) }); err != nil {
 			return err
 		}
 		item, err = txn.Get(convKey(famContent, key, id))

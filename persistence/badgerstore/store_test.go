@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/persistence"
 )
@@ -265,6 +267,43 @@ func TestCheckFindsABrokenIndex(t *testing.T) {
 	}
 }
 
+// TestCheckFindsARecordThatDoesNotDecode: a run, message or idempotency
+// record without its version byte (as format 2 wrote them) is reported.
+func TestCheckFindsARecordThatDoesNotDecode(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		key        func(alice.ConversationKey) []byte
+	}{
+		{"run", "run record 0 of task task_a: decode record", func(alice.ConversationKey) []byte { return runKey("task_a", 0) }},
+		{"message", "message om_1 in main/chat/oc_1: decode record", func(k alice.ConversationKey) []byte { return convKey(famMessage, k, "om_1") }},
+		{"idempotency", "idempotency record", func(k alice.ConversationKey) []byte { return convKey(famIdempotency, k, "key-1") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, dir := openTemp(t, Options{})
+			cv := newConv(t, s, chat("oc_1"))
+			ts := task(cv.key, "task_a", alice.TaskCompleted, at(1))
+			ts.Recorded = 1
+			h := cv.header.Clone()
+			h.Messages = 1
+			h.Tasks.Add(ts.Status, 1)
+			cv.commit(&persistence.Change{PrevHeader: &cv.header, Header: &h,
+				Tasks:    []persistence.TaskWrite{{Next: ts}},
+				Runs:     []alice.RunRecord{{TaskID: "task_a", Run: alice.Run{OccurrenceID: "occ_1"}}},
+				Messages: []persistence.MessageWrite{{Message: alice.Message{ID: "om_1", Kind: alice.KindText, Text: "hi"}}},
+			})
+			// Overwrite one record behind the store's back.
+			if err := s.committer.submit(&write{ops: []op{{key: c.key(cv.key), value: []byte(`{"id":"om_1"}`)}}}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			r := checkDir(t, dir)
+			if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], c.want) {
+				t.Fatalf("check found %q; want one problem with %q", r.Problems, c.want)
+			}
+		})
+	}
+}
+
 // TestMigrateFormat1 opens a copy of a data dir written by format 1 and
 // checks that all it held is there in format 2, including two conversations
 // whose format 1 outbox keys collided by prefix.
@@ -349,7 +388,7 @@ func TestMigrateFormat1(t *testing.T) {
 	if len(r.Problems) > 0 || r.Conversations != 4 || r.Tasks != 5 || r.Runs != 3 || r.Messages != 6 {
 		t.Fatalf("check after migrating = %+v", r)
 	}
-	// Opening again finds format 2 and changes nothing.
+	// Opening again finds the current format and changes nothing.
 	s, err = Open(dir, Options{Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -357,6 +396,91 @@ func TestMigrateFormat1(t *testing.T) {
 	s.Close()
 	if r2 := checkDir(t, dir); fmt.Sprint(r2) != fmt.Sprint(r) {
 		t.Fatalf("second open changed the store: %+v, was %+v", r2, r)
+	}
+}
+
+// TestMigrateFormat2 opens a copy of a data dir written by format 2, whose
+// runs, outbox messages and idempotency records had no version byte, and
+// checks that each now has it and reads back whole, the idempotency record
+// with its expiry. Migrating again, as after a crash before the format was
+// recorded, leaves the records as they are.
+func TestMigrateFormat2(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := os.CopyFS(dir, os.DirFS("../../testdata/v2-datadir/store")); err != nil {
+		t.Fatal(err)
+	}
+	fixture := chat("oc_fixture")
+	future := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	verify := func(s *Store) {
+		t.Helper()
+		if h, err := s.Load(ctx, fixture); err != nil || h.Goal == nil || h.Goal.Description != "Format 2 goal" || h.Messages != 2 || h.Tasks.Active != 1 || h.Tasks.Completed != 1 {
+			t.Fatalf("header = %+v, %v", h, err)
+		}
+		runs, n, err := s.Runs(ctx, "task_done", alice.Page{Limit: 10})
+		if err != nil || n != 2 || len(runs) != 2 || runs[0].OccurrenceID != "occ_0" || runs[1].MessageID != "om_2" || !runs[1].ScheduledAt.Equal(*at(20)) {
+			t.Fatalf("runs = %+v (%d), %v", runs, n, err)
+		}
+		msgs, _, err := s.Messages(ctx, fixture, alice.Page{Limit: 10})
+		if err != nil || len(msgs) != 2 || msgs[0].Text != "hello" || msgs[1].FileName != "c.txt" {
+			t.Fatalf("messages = %+v, %v", msgs, err)
+		}
+		if m, b, err := s.MessageContent(ctx, fixture, "om_2"); err != nil || m.Size != 17 || string(b) != "contents of c.txt" {
+			t.Fatalf("om_2 = %+v %q %v", m, b, err)
+		}
+		rec, err := s.Idempotency(ctx, fixture, "key-1")
+		if err != nil || rec == nil || rec.Fingerprint != "fp-1" || string(rec.Answer) != `{"message_id":"om_2"}` || !rec.Expires.Equal(future) {
+			t.Fatalf("idempotency record = %+v, %v", rec, err)
+		}
+		// Every record of the three families starts with the version byte.
+		err = s.versions.view(func(txn *badger.Txn) error {
+			for _, f := range v2BareFamilies {
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{f}, PrefetchValues: true})
+				for it.Rewind(); it.Valid(); it.Next() {
+					v, err := it.Item().ValueCopy(nil)
+					if err != nil {
+						it.Close()
+						return err
+					}
+					if len(v) < 2 || v[0] != recordV2 || v[1] != '{' {
+						it.Close()
+						return fmt.Errorf("record %q = %q, want the version byte and JSON", it.Item().Key(), v)
+					}
+				}
+				it.Close()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s, err := Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(s)
+	if v, err := readVersion(s.versions); err != nil || v != formatCurrent {
+		t.Fatalf("format = %q, %v; want %q", v, err, formatCurrent)
+	}
+	// As if the process died after the records were rewritten and before
+	// the format was recorded.
+	if err := writeVersion(s.versions, format2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := checkDir(t, dir); len(r.Problems) > 0 || r.Conversations != 1 || r.Tasks != 2 || r.Runs != 2 || r.Messages != 2 {
+		t.Fatalf("check after migrating = %+v", r)
 	}
 }
 
