@@ -115,10 +115,10 @@ func (c *checker) run() error {
 	}
 
 	err = c.each(famTask, func(rest, v []byte) {
-		key, rest, err := readConv(rest)
+		key, tail, err := readConv(rest)
 		var id string
 		if err == nil {
-			id, _, err = readPart(rest)
+			id, _, err = readPart(tail)
 		}
 		var ts alice.TaskState
 		if err == nil {
@@ -198,9 +198,9 @@ func (c *checker) run() error {
 		return err
 	}
 	err = c.each(famConvStatus, func(rest, _ []byte) {
-		key, rest, err1 := readConv(rest)
-		status, rest, err2 := readPart(rest)
-		id, _, err3 := readPart(rest)
+		key, tail, err1 := readConv(rest)
+		status, tail, err2 := readPart(tail)
+		id, _, err3 := readPart(tail)
 		if err1 != nil || err2 != nil || err3 != nil {
 			c.problem("conversation status key %q is malformed", rest)
 			return
