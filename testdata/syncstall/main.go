@@ -12,6 +12,9 @@
 // before the round, and appends are synced with fdatasync: nothing about
 // the file's blocks changes, so no file-system journal commit is needed.
 // If the stalls stay, they come from the device's queue, not the journal.
+// With -empty-sync each commit also syncs a second file that nothing was
+// written to, as badger syncs its value log after every commit even when
+// all values went to the log: the latency is then that of both syncs.
 package main
 
 import (
@@ -38,6 +41,7 @@ func main() {
 	bursts := flag.String("burst", "0,2,8,16,64", "comma-separated burst sizes in `MB`; 0 measures with no writer")
 	round := flag.Duration("round", 8*time.Second, "how long each burst size is measured")
 	prezero := flag.Bool("prezero", false, "write the log file with zeros first and sync appends with fdatasync")
+	emptySync := flag.Bool("empty-sync", false, "after each append's sync, also sync a file nothing was written to")
 	flag.Parse()
 
 	work, err := os.MkdirTemp(*dir, "syncstall-")
@@ -52,7 +56,7 @@ func main() {
 		if err != nil || mb < 0 {
 			log.Fatalf("-burst: %q is not a size in MB", s)
 		}
-		lat, err := measure(work, mb, *round, *prezero)
+		lat, err := measure(work, mb, *round, *prezero, *emptySync)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -64,12 +68,23 @@ func main() {
 
 // measure returns the sorted latencies of the appends' syncs during one
 // round with a writer of burstMB-sized files (none when 0).
-func measure(dir string, burstMB int, round time.Duration, prezero bool) ([]time.Duration, error) {
+func measure(dir string, burstMB int, round time.Duration, prezero, emptySync bool) ([]time.Duration, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	idle, err := os.OpenFile(filepath.Join(dir, "idle"), os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer idle.Close()
+	if err := idle.Truncate(64 << 20); err != nil {
+		return nil, err
+	}
+	if err := idle.Sync(); err != nil {
+		return nil, err
+	}
 	sync := f.Sync
 	if prezero {
 		zeros := make([]byte, 1<<20)
@@ -104,7 +119,11 @@ func measure(dir string, burstMB int, round time.Duration, prezero bool) ([]time
 		}
 		off = (off + appendLen) % (logSize - appendLen)
 		start := time.Now()
-		if err := sync(); err != nil {
+		err := sync()
+		if err == nil && emptySync {
+			err = idle.Sync()
+		}
+		if err != nil {
 			close(stop)
 			return nil, err
 		}
