@@ -9,13 +9,13 @@ import (
 	"github.com/alice-runtime/alice/persistence"
 )
 
-// Key layout, formats 2 and 3. Every key starts with one family byte; the rest is a
-// tuple of components, each a uvarint length and then its bytes. That is a
-// prefix code: the encoding of one tuple is never a prefix of another's
-// unless the first tuple is a prefix of the second, so a scan of one
-// conversation can never reach into another's keys, whatever bytes their
-// ids hold ("oc_v" and "oc_v/0" are as far apart as "oc_a" and "oc_b").
-// Numbers that must sort are fixed-width big-endian.
+// Key layout, formats 2 and 3. Every key starts with one family byte; the
+// rest is a tuple of components, each a uvarint length and then its bytes.
+// That is a prefix code: the encoding of one tuple is never a prefix of
+// another's unless the first tuple is a prefix of the second, so a scan of
+// one conversation can never reach into another's keys, whatever bytes
+// their ids hold ("oc_v" and "oc_v/0" are as far apart as "oc_a" and
+// "oc_b"). Numbers that must sort are fixed-width big-endian.
 //
 //	H conv                      conversation header
 //	K conv task                 task record
