@@ -14,7 +14,8 @@
 // If the stalls stay, they come from the device's queue, not the journal.
 // With -empty-sync each commit also syncs a second file that nothing was
 // written to, as badger syncs its value log after every commit even when
-// all values went to the log: the latency is then that of both syncs.
+// every value went into the write-ahead log: the latency is then that of
+// both syncs.
 package main
 
 import (
