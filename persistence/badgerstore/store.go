@@ -37,7 +37,6 @@ type Options struct {
 // Store is a badger database holding conversations, their indexes, their
 // outboxes and the bots' counters.
 type Store struct {
-	db        *badger.DB
 	versions  *versions
 	dir       string
 	log       *slog.Logger
@@ -73,7 +72,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: v.db, versions: v, dir: dir, log: opts.Logger, stop: make(chan struct{}), closeErr: make(chan error, 1)}
+	s := &Store{versions: v, dir: dir, log: opts.Logger, stop: make(chan struct{}), closeErr: make(chan error, 1)}
 	s.space = &spaceGuard{dir: dir, min: opts.MinFreeDisk, free: opts.FreeSpace}
 	s.committer = newCommitter(v, s.space, opts.OnCommit)
 	s.done.Add(1)
@@ -144,7 +143,7 @@ func (s *Store) CloseContext(ctx context.Context) error {
 			s.committer.close()
 			close(s.stop)
 			s.done.Wait()
-			s.closeErr <- s.db.Close()
+			s.closeErr <- s.versions.db.Close()
 		}()
 	})
 	select {
@@ -191,7 +190,7 @@ func (s *Store) collectGarbage() {
 			return
 		case <-t.C:
 			// One pass rewrites at most one file; repeat while it helps.
-			for s.db.RunValueLogGC(0.5) == nil {
+			for s.versions.db.RunValueLogGC(0.5) == nil {
 				select {
 				case <-s.stop:
 					return
