@@ -154,7 +154,8 @@ func migrateV1(v *versions, log *slog.Logger) error {
 
 	err := v.view(func(txn *badger.Txn) error {
 		// Snapshots: the goal into the header, each task into its record.
-		err := scanV1(txn, "s/", func(k, v []byte) error {
+		err := scanPrefix(txn, []byte("s/"), func(item *badger.Item, v []byte) error {
+			k := item.Key()
 			key, err := parseV1Conversation(string(k))
 			if err != nil {
 				return err
@@ -201,7 +202,8 @@ func migrateV1(v *versions, log *slog.Logger) error {
 
 		// Outbox messages, each under its own conversation now, with its
 		// bytes beside it.
-		err = scanV1(txn, "m/", func(k, v []byte) error {
+		err = scanPrefix(txn, []byte("m/"), func(item *badger.Item, v []byte) error {
+			k := item.Key()
 			rest := strings.TrimPrefix(string(k), "m/")
 			slash := strings.LastIndexByte(rest, '/')
 			if slash < 0 {
@@ -216,10 +218,10 @@ func migrateV1(v *versions, log *slog.Logger) error {
 				return fmt.Errorf("message %q: %w", k, err)
 			}
 			mw := persistence.MessageWrite{Message: m}
-			item, err := txn.Get([]byte("mc/" + m.ID))
+			content, err := txn.Get([]byte("mc/" + m.ID))
 			switch {
 			case err == nil:
-				if mw.Content, err = item.ValueCopy(nil); err != nil {
+				if mw.Content, err = content.ValueCopy(nil); err != nil {
 					return err
 				}
 			case !errors.Is(err, badger.ErrKeyNotFound):
@@ -242,7 +244,8 @@ func migrateV1(v *versions, log *slog.Logger) error {
 		}
 
 		// Run records keep their task and number.
-		return scanV1(txn, "r/", func(k, v []byte) error {
+		return scanPrefix(txn, []byte("r/"), func(item *badger.Item, v []byte) error {
+			k := item.Key()
 			id, seqHex, ok := strings.Cut(strings.TrimPrefix(string(k), "r/"), "/")
 			var seq int
 			if _, err := fmt.Sscanf(seqHex, "%x", &seq); !ok || err != nil {
@@ -315,24 +318,21 @@ func migrateV2(v *versions, log *slog.Logger) error {
 	n := 0
 	err := v.view(func(txn *badger.Txn) error {
 		for _, f := range v2BareFamilies {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{f}, PrefetchValues: true, PrefetchSize: 100})
-			for it.Rewind(); it.Valid(); it.Next() {
-				item := it.Item()
-				err := item.Value(func(b []byte) error {
-					if len(b) == 0 || b[0] != '{' {
-						return nil
-					}
-					e := badger.NewEntry(item.KeyCopy(nil), append([]byte{recordV2}, b...))
-					e.ExpiresAt = item.ExpiresAt()
-					n++
-					return wb.SetEntry(e)
-				})
-				if err != nil {
-					it.Close()
+			err := scanPrefix(txn, []byte{f}, func(item *badger.Item, b []byte) error {
+				if len(b) == 0 || b[0] != '{' {
+					return nil
+				}
+				e := badger.NewEntry(item.KeyCopy(nil), append([]byte{recordV2}, b...))
+				e.ExpiresAt = item.ExpiresAt()
+				n++
+				if err := wb.SetEntry(e); err != nil {
 					return fmt.Errorf("version byte for %q: %w", item.Key(), err)
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			it.Close()
 		}
 		return nil
 	})
@@ -346,17 +346,16 @@ func migrateV2(v *versions, log *slog.Logger) error {
 	return nil
 }
 
-// scanV1 calls fn with each key under prefix (and its value); fn must copy
-// what it keeps.
-func scanV1(txn *badger.Txn, prefix string, fn func(k, v []byte) error) error {
+// scanPrefix calls fn with each item under prefix and its value; fn must
+// copy what it keeps.
+func scanPrefix(txn *badger.Txn, prefix []byte, fn func(item *badger.Item, v []byte) error) error {
 	opts := badger.DefaultIteratorOptions
-	opts.Prefix = []byte(prefix)
+	opts.Prefix = prefix
 	it := txn.NewIterator(opts)
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
-		k := it.Item().Key()
-		err := it.Item().Value(func(v []byte) error { return fn(k, v) })
-		if err != nil {
+		item := it.Item()
+		if err := item.Value(func(v []byte) error { return fn(item, v) }); err != nil {
 			return err
 		}
 	}
