@@ -167,23 +167,26 @@ func scenarioWrites(o options) error {
 	}
 	type measure struct {
 		name string
-		op   func(c *client.Client, t *target, round int) work
+		op   func(cs *conns, round int) work
 		per  int // requests per operation
 	}
 	measures := []measure{
-		{"task creates (durable)", func(c *client.Client, t *target, round int) work {
+		{"task creates (durable)", func(cs *conns, round int) work {
 			// Each client writes its own conversation, a fresh one every
 			// 200 of its tasks (seq counts all clients' operations).
 			return func(w, seq int) error {
-				_, err := c.CreateTask(bg, alice.TaskCreate{Input: taskIn(fmt.Sprintf("oc_create_%d_%d_%d", round, w, seq/(200*o.concurrency)), "2099-01-01T00:00:00Z")})
-				return err
+				body, err := json.Marshal(taskIn(fmt.Sprintf("oc_create_%d_%d_%d", round, w, seq/(200*o.concurrency)), "2099-01-01T00:00:00Z"))
+				if err != nil {
+					return err
+				}
+				return cs.post(w, "/api/v1/automation/tasks", "", body, http.StatusCreated)
 			}
 		}, 1},
-		{"goal create+complete, fresh conversations", func(c *client.Client, t *target, round int) work {
-			return func(w, i int) error { return goalCycle(c, chat(fmt.Sprintf("oc_cycle_%d_%d_%d", round, w, i))) }
+		{"goal create+complete, fresh conversations", func(cs *conns, round int) work {
+			return func(w, i int) error { return cs.goalCycle(w, fmt.Sprintf("oc_cycle_%d_%d_%d", round, w, i)) }
 		}, 2},
-		{fmt.Sprintf("goal create+complete, conversations holding %d tasks", heavyTasks), func(c *client.Client, t *target, round int) work {
-			return func(w, i int) error { return goalCycle(c, chat(fmt.Sprintf("oc_heavy_%d", w))) }
+		{fmt.Sprintf("goal create+complete, conversations holding %d tasks", heavyTasks), func(cs *conns, round int) work {
+			return func(w, i int) error { return cs.goalCycle(w, fmt.Sprintf("oc_heavy_%d", w)) }
 		}, 2},
 	}
 	var rows [][]string
@@ -191,8 +194,12 @@ func scenarioWrites(o options) error {
 		results := map[string][]result{}
 		for round := 0; round < o.rounds; round++ {
 			for _, t := range ts {
-				c := t.loadClient(o.concurrency)
-				r := load{workers: o.concurrency, duration: o.duration, rate: o.rate / float64(m.per)}.run(m.op(c, t, round))
+				cs, err := newConns(t.url, t.token, o.concurrency)
+				if err != nil {
+					return err
+				}
+				r := load{workers: o.concurrency, duration: o.duration, rate: o.rate / float64(m.per)}.run(m.op(cs, round))
+				cs.close()
 				if r.errors > 0 {
 					return fmt.Errorf("%s, %s: %d errors, the first: %v", t.name, m.name, r.errors, r.firstError)
 				}
@@ -218,10 +225,10 @@ func taskIn(conv, runAt string) alice.TaskInput {
 	return alice.TaskInput{ScopeType: alice.Value("chat"), ScopeID: alice.Value(conv), Action: alice.Value("send_text"), Text: alice.Value("load"), RunAt: alice.Value(runAt)}
 }
 
-func goalCycle(c *client.Client, conv alice.Conversation) error {
-	if _, err := c.CreateGoal(bg, conv, alice.GoalCreate{Description: "cycle"}); err != nil {
+// goalCycle creates a goal in the conversation chatID and completes it.
+func (cs *conns) goalCycle(w int, chatID string) error {
+	if err := cs.post(w, "/api/v1/goal", chatID, []byte(`{"description":"cycle"}`), http.StatusCreated); err != nil {
 		return err
 	}
-	_, err := c.CompleteGoal(bg, conv)
-	return err
+	return cs.post(w, "/api/v1/goal/complete", chatID, nil, http.StatusOK)
 }
