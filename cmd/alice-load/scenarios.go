@@ -216,8 +216,8 @@ func scenarioWrites(o options) error {
 	if o.rate > 0 {
 		pace = fmt.Sprintf("an open loop at %.0f requests/s (latency from when each was due)", o.rate)
 	}
-	printTable(fmt.Sprintf("Durable writes over HTTP, %d clients, %s, rate limit off, median of %d × %s rounds; this disk's own write+fsync rate in the same run: %.0f/s", o.concurrency, pace, o.rounds, o.duration, fsyncs),
-		[]string{"what", "target", "requests/s", "p99", "requests per disk fsync"}, rows)
+	printTable(fmt.Sprintf("Durable writes over HTTP, %d clients, %s, rate limit off, median of %d × %s rounds; this disk's own write+fsync rate in the same run: %.0f/s. The p99 is of an operation: one task create, or a goal's create and complete in turn", o.concurrency, pace, o.rounds, o.duration, fsyncs),
+		[]string{"what", "target", "requests/s", "p99 of an operation", "requests per disk fsync"}, rows)
 	return nil
 }
 
