@@ -14,11 +14,12 @@ import (
 // conns are the load's keep-alive connections, one per worker, each used
 // only by its worker's goroutine. A request is written with net/http's
 // Request.Write and its answer read with http.ReadResponse, on the
-// worker's own goroutine. The Client's Transport instead hands every
-// request to a writer goroutine and every answer back from a reader
-// goroutine of the connection; on two cores, those hand-offs made this
-// tool use about half as much CPU per request as the server it measures,
-// CPU the server then did not have (BENCHMARKS.md, "The generator").
+// worker's own goroutine, and only an error's answer is kept. The Go
+// client's Transport instead hands every request to a writer goroutine
+// and every answer back from a reader goroutine of the connection, and
+// the client decodes every answer: on two cores that made this tool use
+// about half as much CPU per request as the server it measures, CPU the
+// server then did not have (BENCHMARKS.md, "The generator").
 type conns struct {
 	host  string // host:port
 	token string
