@@ -97,13 +97,15 @@ func (cs *conns) do(w int, req *http.Request) (int, []byte, error) {
 		cs.c[w] = c
 	}
 	status, body, keep, err := c.roundTrip(req)
-	if err != nil || !keep {
+	if !keep {
 		c.nc.Close()
 		cs.c[w] = nil
 	}
 	return status, body, err
 }
 
+// roundTrip sends req and reads its answer; keep says whether the
+// connection can carry another request, and is false after any error.
 func (c *conn) roundTrip(req *http.Request) (status int, body []byte, keep bool, err error) {
 	c.nc.SetDeadline(time.Now().Add(requestTimeout))
 	if err := req.Write(c.bw); err != nil {
