@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestMetricsMoveWithTheWork scrapes /metrics after a scripted workload:
@@ -20,13 +19,7 @@ func TestMetricsMoveWithTheWork(t *testing.T) {
 	in.goal(call{method: "POST", path: "/api/v1/goal", body: `{"description":"again"}`, conv: "oc_m1"}, 409)
 	task := in.task(call{method: "POST", path: "/api/v1/automation/tasks", body: `{"scope_type":"chat","scope_id":"oc_m2","action":"send_text","text":"now"}`}, 201)
 	in.task(call{method: "POST", path: "/api/v1/automation/tasks", body: `{"scope_type":"chat","scope_id":"oc_m2","action":"run_llm","prompt":"shout"}`}, 201)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(in.messages("oc_m2", -1)) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the task did not run")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	await(t, "both tasks to run", func() bool { return len(in.messages("oc_m2", -1)) >= 2 })
 
 	a := in.do(call{method: "GET", path: "/metrics"})
 	if a.status != 200 || !strings.HasPrefix(a.header.Get("Content-Type"), "text/plain") {
