@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/alice-runtime/alice/internal/await"
 )
 
 func TestKeptDispatcherReusesAnIdleGoroutine(t *testing.T) {
@@ -12,7 +14,7 @@ func TestKeptDispatcherReusesAnIdleGoroutine(t *testing.T) {
 	for i := range 3 {
 		d.Schedule(func() { ran <- struct{}{} })
 		<-ran
-		await(t, "the goroutine to wait for more", func() bool { return d.idle.Load() == 1 })
+		await.Until(t, 10*time.Second, "the goroutine to wait for more", func() bool { return d.idle.Load() == 1 })
 		if got := d.started.Load(); got != 1 {
 			t.Fatalf("after run %d: %d goroutines started, want 1", i+1, got)
 		}
@@ -42,7 +44,7 @@ func TestKeptDispatcherLetsIdleGoroutinesExit(t *testing.T) {
 		d.Schedule(done.Done)
 	}
 	done.Wait()
-	await(t, "idle goroutines to exit", func() bool { return d.live.Load() == 0 })
+	await.Until(t, 10*time.Second, "idle goroutines to exit", func() bool { return d.live.Load() == 0 })
 }
 
 func TestKeptDispatcherRunsEverythingScheduledConcurrently(t *testing.T) {
@@ -82,7 +84,7 @@ func TestKeptDispatcherCloseEndsIdleGoroutines(t *testing.T) {
 	d.Schedule(func() { close(ran) })
 	<-ran
 	d.close()
-	await(t, "the idle goroutine to exit", func() bool { return d.live.Load() == 0 })
+	await.Until(t, 10*time.Second, "the idle goroutine to exit", func() bool { return d.live.Load() == 0 })
 	again := make(chan struct{})
 	d.Schedule(func() { close(again) })
 	<-again // still runs after close
@@ -100,7 +102,7 @@ func TestKeptDispatcherKeepsAtMostMaxIdle(t *testing.T) {
 	running.Wait() // ten goroutines at once
 	close(release)
 	done.Wait()
-	await(t, "all but the kept three to exit", func() bool { return d.live.Load() == 3 })
+	await.Until(t, 10*time.Second, "all but the kept three to exit", func() bool { return d.live.Load() == 3 })
 	if got := d.idle.Load(); got != 3 {
 		t.Fatalf("%d goroutines idle, want 3", got)
 	}

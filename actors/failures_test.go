@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/internal/await"
 )
 
 // TestConsecutiveFailuresPauseARecurringTask: with the default of three,
@@ -145,7 +146,7 @@ func TestShutdownStopsAgentsThatOutlastIt(t *testing.T) {
 	s.exec.gate = make(chan struct{}) // never opened: the agent hangs
 	task := s.create(1, `,"action":"run_llm","prompt":"p","run_at":"2025-03-07T18:00:00Z"`)
 	s.at(time.Hour)
-	await(t, "the agent to start", func() bool { calls, _ := s.exec.total(); return calls == 1 })
+	await.Until(t, 10*time.Second, "the agent to start", func() bool { calls, _ := s.exec.total(); return calls == 1 })
 	ctx, cancel := context.WithTimeout(bg, 100*time.Millisecond)
 	defer cancel()
 	if err := s.rt.Shutdown(ctx); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/internal/await"
 	"github.com/alice-runtime/alice/internal/fakeclock"
 	"github.com/alice-runtime/alice/persistence/badgerstore"
 )
@@ -69,7 +70,7 @@ func TestGoalLoopIteratesUntilComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.rt.RunDue(bg)
-	await(t, "the first turn to be recorded", func() bool { g := s.goal(); return g != nil && g.Iterations == 1 })
+	await.Until(t, 10*time.Second, "the first turn to be recorded", func() bool { g := s.goal(); return g != nil && g.Iterations == 1 })
 	g := s.goal()
 	if !g.NextWakeAt.Equal(t0.Add(30*time.Minute)) || g.DelayReason != "waiting for CI" || !g.LastIterationAt.Equal(t0) || g.LastError != "" {
 		t.Fatalf("after the first turn: %+v", g)
@@ -79,7 +80,7 @@ func TestGoalLoopIteratesUntilComplete(t *testing.T) {
 		t.Fatalf("%d turns before the wake", n)
 	}
 	s.at(30 * time.Minute)
-	await(t, "the goal to be completed", func() bool { return s.goal() == nil })
+	await.Until(t, 10*time.Second, "the goal to be completed", func() bool { return s.goal() == nil })
 	turns := s.exec.goalTurns()
 	if len(turns) != 3 || turns[1].Goal.DelayReason != "waiting for CI" || turns[2].Goal.Iterations != 2 {
 		t.Fatalf("turns = %+v", turns)
@@ -91,7 +92,7 @@ func TestGoalLoopIteratesUntilComplete(t *testing.T) {
 			t.Fatalf("turn %d ran with %+v, want the goal's own context %+v", i+1, x.Conversation, want)
 		}
 	}
-	await(t, "the last reply", func() bool { return len(s.messages(1)) == 4 })
+	await.Until(t, 10*time.Second, "the last reply", func() bool { return len(s.messages(1)) == 4 })
 	if got := strings.Join(s.texts(), " | "); got != "The goal continues in 30m: waiting for CI | opened the PR | CI failed; fixing | all green, done" {
 		t.Fatalf("conversation = %s", got)
 	}
@@ -106,7 +107,7 @@ func TestFastLoopGuardPausesTheGoal(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.rt.RunDue(bg)
-	await(t, "the guard to pause the goal", func() bool { g := s.goal(); return g != nil && g.Status == alice.GoalPaused })
+	await.Until(t, 10*time.Second, "the guard to pause the goal", func() bool { g := s.goal(); return g != nil && g.Status == alice.GoalPaused })
 	g := s.goal()
 	if g.PausedReason != PausedFastLoop || g.Iterations != maxFastIterations || g.NextWakeAt != nil {
 		t.Fatalf("paused goal = %+v", g)
@@ -122,7 +123,7 @@ func TestFastLoopGuardPausesTheGoal(t *testing.T) {
 	if _, err := s.svc.ResumeGoal(bg, loopConv); err != nil {
 		t.Fatal(err)
 	}
-	await(t, "the guard to pause it again", func() bool { g := s.goal(); return g.Status == alice.GoalPaused })
+	await.Until(t, 10*time.Second, "the guard to pause it again", func() bool { g := s.goal(); return g.Status == alice.GoalPaused })
 	if g := s.goal(); g.Iterations != 2*maxFastIterations {
 		t.Fatalf("after resuming: %+v", g)
 	}
@@ -156,7 +157,7 @@ func TestSlowTurnsOrDelaysKeepTheLoopGoing(t *testing.T) {
 	s.rt.RunDue(bg)
 	for n := 1; ; n++ {
 		var g *alice.Goal
-		await(t, fmt.Sprintf("turn %d to be recorded", n), func() bool { g = s.goal(); return g == nil || g.Iterations >= n })
+		await.Until(t, 10*time.Second, fmt.Sprintf("turn %d to be recorded", n), func() bool { g = s.goal(); return g == nil || g.Iterations >= n })
 		if g == nil {
 			break
 		}
@@ -180,17 +181,17 @@ func TestFailingTurnsBackOffThenPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.rt.RunDue(bg)
-	await(t, "the first failure", func() bool { return s.goal().Iterations == 1 })
+	await.Until(t, 10*time.Second, "the first failure", func() bool { return s.goal().Iterations == 1 })
 	if g := s.goal(); !strings.Contains(g.LastError, "no credits") || !g.NextWakeAt.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("after one failure: %+v", g)
 	}
 	s.at(time.Minute)
-	await(t, "the second failure", func() bool { return s.goal().Iterations == 2 })
+	await.Until(t, 10*time.Second, "the second failure", func() bool { return s.goal().Iterations == 2 })
 	if g := s.goal(); !g.NextWakeAt.Equal(t0.Add(3 * time.Minute)) {
 		t.Fatalf("after two failures: %+v", g)
 	}
 	s.at(3 * time.Minute)
-	await(t, "the pause", func() bool { return s.goal().Status == alice.GoalPaused })
+	await.Until(t, 10*time.Second, "the pause", func() bool { return s.goal().Status == alice.GoalPaused })
 	if g := s.goal(); g.PausedReason != PausedFailing || g.Iterations != 3 {
 		t.Fatalf("paused goal = %+v", g)
 	}
@@ -213,11 +214,11 @@ func TestPauseAndDeadlineStopARunningTurn(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.rt.RunDue(bg)
-		await(t, "the turn to start", func() bool { return len(s.exec.goalTurns()) == 1 })
+		await.Until(t, 10*time.Second, "the turn to start", func() bool { return len(s.exec.goalTurns()) == 1 })
 		if _, err := s.svc.PauseGoal(bg, loopConv); err != nil {
 			t.Fatal(err)
 		}
-		await(t, "the cancelled turn to be recorded", func() bool { return s.goal().Iterations == 1 })
+		await.Until(t, 10*time.Second, "the cancelled turn to be recorded", func() bool { return s.goal().Iterations == 1 })
 		if g := s.goal(); g.Status != alice.GoalPaused || g.NextWakeAt != nil {
 			t.Fatalf("goal = %+v", g)
 		}
@@ -228,10 +229,10 @@ func TestPauseAndDeadlineStopARunningTurn(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.rt.RunDue(bg)
-		await(t, "the turn to start", func() bool { return len(s.exec.goalTurns()) == 1 })
+		await.Until(t, 10*time.Second, "the turn to start", func() bool { return len(s.exec.goalTurns()) == 1 })
 		s.at(10 * time.Minute)
-		await(t, "the goal to time out", func() bool { return s.goal() == nil })
-		await(t, "the timed-out notice", func() bool { return len(s.messages(1)) == 1 })
+		await.Until(t, 10*time.Second, "the goal to time out", func() bool { return s.goal() == nil })
+		await.Until(t, 10*time.Second, "the timed-out notice", func() bool { return len(s.messages(1)) == 1 })
 		if !strings.Contains(s.texts()[0], "timed out") {
 			t.Fatalf("conversation = %q", s.texts())
 		}
@@ -266,7 +267,7 @@ func TestInterruptedTurnRunsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt1.RunDue(bg)
-	await(t, "the turn to start", func() bool { return len(stuck.goalTurns()) == 1 })
+	await.Until(t, 10*time.Second, "the turn to start", func() bool { return len(stuck.goalTurns()) == 1 })
 	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
 	rt1.Shutdown(ctx)
 	cancel()
@@ -286,7 +287,7 @@ func TestInterruptedTurnRunsAgain(t *testing.T) {
 	s.rt = startRuntime(t, Config{Store: s.store, Clock: clock, Executor: s.exec, Bots: bots})
 	s.svc = s.rt.Bot("main")
 	s.rt.RunDue(bg)
-	await(t, "the turn to run again", func() bool { return len(s.exec.goalTurns()) > 0 })
+	await.Until(t, 10*time.Second, "the turn to run again", func() bool { return len(s.exec.goalTurns()) > 0 })
 	if x := s.exec.goalTurns()[0]; x.Goal.Iterations != 0 {
 		t.Fatalf("the turn ran again as number %d, want 1", x.Goal.Iterations+1)
 	}
@@ -303,7 +304,7 @@ func TestNoLoopWithoutTheLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.at(time.Minute)
-	await(t, "the wake to be cleared", func() bool { return s.goal().NextWakeAt == nil })
+	await.Until(t, 10*time.Second, "the wake to be cleared", func() bool { return s.goal().NextWakeAt == nil })
 	if n := len(s.exec.goalTurns()); n != 0 {
 		t.Fatalf("%d turns without the loop", n)
 	}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/persistence"
@@ -124,16 +123,4 @@ func (g *gatedStore) Commit(ctx context.Context, key alice.ConversationKey, c *p
 		g.waiting.Add(-1)
 	}
 	return g.Store.Commit(ctx, key, c)
-}
-
-// await polls cond until it holds, failing the test after 10 s.
-func await(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

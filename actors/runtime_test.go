@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/internal/await"
 )
 
 func TestGoalThroughServicePersists(t *testing.T) {
@@ -74,7 +75,7 @@ func TestCommandPastItsDeadlineIsDropped(t *testing.T) {
 		_, err := svc.CreateGoal(bg, chatConv(1), alice.GoalCreate{Description: "first"})
 		first <- err
 	}()
-	await(t, "the first commit to reach the gate", func() bool { return store.waiting.Load() == 1 })
+	await.Until(t, 10*time.Second, "the first commit to reach the gate", func() bool { return store.waiting.Load() == 1 })
 
 	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
 	defer cancel()

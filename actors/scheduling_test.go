@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/internal/await"
 	"github.com/alice-runtime/alice/internal/fakeclock"
 	"github.com/alice-runtime/alice/messenger"
 	"github.com/alice-runtime/alice/persistence/badgerstore"
@@ -166,7 +167,7 @@ func (s *sched) awaitRuns(id string, n int) []alice.Run {
 	s.t.Helper()
 	var runs []alice.Run
 	var total int
-	await(s.t, fmt.Sprintf("task %s to have %d runs", id, n), func() bool {
+	await.Until(s.t, 10*time.Second, fmt.Sprintf("task %s to have %d runs", id, n), func() bool {
 		var err error
 		runs, total, err = s.svc.TaskRuns(bg, id, alice.Page{Limit: 200})
 		if err != nil {
@@ -318,7 +319,7 @@ func TestDormantConversationsAreWoken(t *testing.T) {
 	// Idle passivation reads the runtime's clock: move it past the idle
 	// timeout, then wait until every conversation has passivated.
 	s.clock.Advance(time.Second)
-	await(t, "every conversation to passivate", func() bool { return life.passivated.Load() >= 10 })
+	await.Until(t, 10*time.Second, "every conversation to passivate", func() bool { return life.passivated.Load() >= 10 })
 	s.at(5 * time.Minute)
 	for c, id := range ids {
 		s.awaitRuns(id, 1)
@@ -419,7 +420,7 @@ func interrupted(t *testing.T) (*sched, alice.Task, *recorder) {
 	s1 := &sched{t: t, clock: clock, store: store1, rt: rt1, svc: rt1.Bot("main"), exec: stuck}
 	task := s1.create(1, `,"action":"run_llm","prompt":"p","run_at":"2025-03-07T17:01:00Z"`)
 	s1.at(time.Minute)
-	await(t, "the first occurrence to start", func() bool { calls, _ := stuck.total(); return calls == 1 })
+	await.Until(t, 10*time.Second, "the first occurrence to start", func() bool { calls, _ := stuck.total(); return calls == 1 })
 	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
 	rt1.Shutdown(ctx) // the stuck occurrence is abandoned
 	cancel()
@@ -499,7 +500,7 @@ func TestCancelWhileQueuedIsSkipped(t *testing.T) {
 	busy := s.create(1, `,"action":"run_llm","prompt":"p","run_at":"2025-03-07T17:01:00Z"`)
 	queued := s.create(2, `,"action":"run_llm","prompt":"p","run_at":"2025-03-07T17:01:00Z"`)
 	s.at(time.Minute)
-	await(t, "one occurrence to take the agent", func() bool { calls, _ := s.exec.total(); return calls == 1 })
+	await.Until(t, 10*time.Second, "one occurrence to take the agent", func() bool { calls, _ := s.exec.total(); return calls == 1 })
 	s.exec.mu.Lock()
 	_, busyRan := s.exec.calls[alice.OccurrenceID(busy.ID, t0.Add(time.Minute))]
 	s.exec.mu.Unlock()
@@ -562,7 +563,7 @@ func TestPlaceholdersAreFilledInTheTasksZone(t *testing.T) {
 	s := newSched(t, Config{})
 	s.create(1, `,"action":"send_text","text":"{{date}} {{time}} {{now}} {{unix}} {{other}}","timezone":"Asia/Shanghai","run_at":"2025-03-07T17:01:00Z"`)
 	s.at(time.Minute)
-	await(t, "the message", func() bool { return len(s.messages(1)) == 1 })
+	await.Until(t, 10*time.Second, "the message", func() bool { return len(s.messages(1)) == 1 })
 	want := fmt.Sprintf("2025-03-08 01:01:00 2025-03-08T01:01:00+08:00 %d {{other}}", t0.Add(time.Minute).Unix())
 	if got := s.messages(1)[0].Text; got != want {
 		t.Fatalf("text = %q, want %q", got, want)
@@ -609,7 +610,7 @@ func TestFinishedTasksDoNotCountTowardTheCap(t *testing.T) {
 	}
 	s.rt.RunDue(bg)
 	// The timer loop may hold some deliveries of its own; wait for all.
-	await(t, "every task to have run", func() bool {
+	await.Until(t, 10*time.Second, "every task to have run", func() bool {
 		_, live, err := s.svc.ListTasks(bg, alice.TaskFilter{Status: alice.TaskActive}, alice.Page{Limit: 1})
 		return err == nil && live == 0
 	})
@@ -635,12 +636,12 @@ func TestOutboxDropsMessagesPastTheAgeLimit(t *testing.T) {
 	s.clock.Set(t0.Add(30 * time.Minute))
 	send("newer")
 	s.at(time.Hour + time.Minute)
-	await(t, "the old message to go", func() bool { return len(s.messages(1)) == 1 })
+	await.Until(t, 10*time.Second, "the old message to go", func() bool { return len(s.messages(1)) == 1 })
 	if m := s.messages(1); m[0].Text != "newer" {
 		t.Fatalf("outbox = %+v", m)
 	}
 	s.at(2 * time.Hour)
-	await(t, "the newer message to go", func() bool { return len(s.messages(1)) == 0 })
+	await.Until(t, 10*time.Second, "the newer message to go", func() bool { return len(s.messages(1)) == 0 })
 }
 
 func TestIdempotencyKeys(t *testing.T) {

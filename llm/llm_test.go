@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alice-runtime/alice/internal/await"
 )
 
 func TestCommand(t *testing.T) {
@@ -67,11 +69,7 @@ func alive(pid int) bool {
 
 func awaitDead(t *testing.T, pid int) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); alive(pid); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d outlived the agent", pid)
-		}
-	}
+	await.Until(t, 5*time.Second, fmt.Sprintf("process %d to end with the agent", pid), func() bool { return !alive(pid) })
 }
 
 func readPID(t *testing.T, path string) int {

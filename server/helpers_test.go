@@ -156,19 +156,6 @@ func (in *instance) goal(c call, want int) alice.Goal {
 
 func ptr[T any](v T) *T { return &v }
 
-// await polls cond until it holds, failing the test after 10 s: for what
-// the runtime does on its own time, such as a timer's delivery.
-func await(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func describe(c call) string { return fmt.Sprintf("%s %s %q", c.method, c.path, c.body) }
 
 func newTextLogger(w io.Writer) *slog.Logger {

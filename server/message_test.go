@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/internal/await"
 	"github.com/alice-runtime/alice/internal/fakeclock"
 	"github.com/alice-runtime/alice/internal/feishutest"
 	"github.com/alice-runtime/alice/internal/testimages"
@@ -280,7 +281,7 @@ func TestOutboxRetention(t *testing.T) {
 	in.stop()
 	clock.Advance(24 * time.Hour)
 	in = start(t, dir, cfg, Options{Clock: clock})
-	await(t, "the overdue prune at start", func() bool { return len(in.messages("oc_msg", -1)) == 0 })
+	await.Until(t, 10*time.Second, "the overdue prune at start", func() bool { return len(in.messages("oc_msg", -1)) == 0 })
 	in.messages("oc_msg", 0)
 }
 

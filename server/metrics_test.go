@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/alice-runtime/alice/internal/await"
 )
 
 // TestMetricsMoveWithTheWork scrapes /metrics after a scripted workload:
@@ -19,7 +22,7 @@ func TestMetricsMoveWithTheWork(t *testing.T) {
 	in.goal(call{method: "POST", path: "/api/v1/goal", body: `{"description":"again"}`, conv: "oc_m1"}, 409)
 	task := in.task(call{method: "POST", path: "/api/v1/automation/tasks", body: `{"scope_type":"chat","scope_id":"oc_m2","action":"send_text","text":"now"}`}, 201)
 	in.task(call{method: "POST", path: "/api/v1/automation/tasks", body: `{"scope_type":"chat","scope_id":"oc_m2","action":"run_llm","prompt":"shout"}`}, 201)
-	await(t, "both tasks to run", func() bool { return len(in.messages("oc_m2", -1)) >= 2 })
+	await.Until(t, 10*time.Second, "both tasks to run", func() bool { return len(in.messages("oc_m2", -1)) >= 2 })
 
 	a := in.do(call{method: "GET", path: "/metrics"})
 	if a.status != 200 || !strings.HasPrefix(a.header.Get("Content-Type"), "text/plain") {

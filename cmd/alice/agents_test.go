@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/internal/await"
 )
 
 // agentScript is one agent for every case, chosen by the prompt on stdin.
@@ -85,7 +86,7 @@ bots:
 		t.Run(tt.name, func(t *testing.T) {
 			id := ids[tt.name]
 			var runs []alice.Run
-			awaitFor(t, 30*time.Second, "the run of "+tt.name, func() bool {
+			await.Until(t, 30*time.Second, "the run of "+tt.name, func() bool {
 				p.get(t, "/api/v1/automation/tasks/"+id+"/runs", "", &runs)
 				return len(runs) == 1
 			})
@@ -130,7 +131,7 @@ bots:
 		if pid <= 0 {
 			t.Fatal("the agent wrote no grandchild pid")
 		}
-		awaitFor(t, 10*time.Second, "the grandchild to be gone", func() bool { return !running(pid) })
+		await.Until(t, 10*time.Second, "the grandchild to be gone", func() bool { return !running(pid) })
 	})
 }
 
@@ -213,7 +214,7 @@ func TestGoalLoopDrivesTheAgent(t *testing.T) {
 	// The last reply is recorded when the turn ends, after the agent's own
 	// complete.
 	want := "turn 1: started | turn 2: tests written | turn 3: all green, done"
-	awaitFor(t, 30*time.Second, "the last reply", func() bool { return p.conversationTexts(t, "oc_goal") == want })
+	await.Until(t, 30*time.Second, "the last reply", func() bool { return p.conversationTexts(t, "oc_goal") == want })
 	if got := turnsLog(t, dir); got != "1 2 3" {
 		t.Fatalf("turns run: %s", got)
 	}
@@ -237,14 +238,14 @@ func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
 		t.Fatalf("create: %d %v", code, g)
 	}
 	var agentPID int
-	awaitFor(t, 60*time.Second, "turn 2 to hang", func() bool {
+	await.Until(t, 60*time.Second, "turn 2 to hang", func() bool {
 		agentPID = pidIn(filepath.Join(dir, "hung"))
 		return agentPID > 0
 	})
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.cmd.Wait()
 	// The agent does not outlive the runtime that started it, even killed.
-	awaitFor(t, 10*time.Second, "the orphaned agent to be gone", func() bool { return !running(agentPID) })
+	await.Until(t, 10*time.Second, "the orphaned agent to be gone", func() bool { return !running(agentPID) })
 	// The kernel stops only the agent; its own child is left to the next
 	// start of the runtime.
 	grandchild := pidIn(filepath.Join(dir, "grandchild.pid"))
@@ -253,12 +254,12 @@ func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
 	}
 
 	p = startAlice(t, cfg)
-	awaitFor(t, 10*time.Second, "the restart to stop the agent's child", func() bool { return !running(grandchild) })
+	await.Until(t, 10*time.Second, "the restart to stop the agent's child", func() bool { return !running(grandchild) })
 	awaitGoalCompleted(t, p, 60*time.Second, "the goal to be completed after the restart")
 	// The last reply is recorded when the turn ends, after the agent's own
 	// complete.
 	want := "turn 1: started | turn 2: tests written | turn 3: all green, done"
-	awaitFor(t, 30*time.Second, "the last reply", func() bool { return p.conversationTexts(t, "oc_goal") == want })
+	await.Until(t, 30*time.Second, "the last reply", func() bool { return p.conversationTexts(t, "oc_goal") == want })
 	if got := turnsLog(t, dir); got != "1 2 2 3" {
 		t.Fatalf("turns run: %s; want turn 2 twice (interrupted, then again), the others once", got)
 	}
@@ -276,7 +277,7 @@ func TestGoalLoopSurvivesKill9BetweenTurns(t *testing.T) {
 		t.Fatalf("create: %d %v", code, g)
 	}
 	var wake time.Time
-	awaitFor(t, 60*time.Second, "turn 1 to be recorded", func() bool {
+	await.Until(t, 60*time.Second, "turn 1 to be recorded", func() bool {
 		_, g := p.request(t, "GET", "/api/v1/goal", "", "oc_goal")
 		wake, _ = time.Parse(time.RFC3339Nano, fmt.Sprint(g["next_wake_at"]))
 		return g["iterations"] == 1.0 && wake.After(time.Now())
@@ -290,7 +291,7 @@ func TestGoalLoopSurvivesKill9BetweenTurns(t *testing.T) {
 		t.Fatalf("turn 2 ran before its wake at %s", wake)
 	}
 	want := "The goal continues in 1m: waiting for CI | turn 1: waiting for CI | turn 2: CI passed, done"
-	awaitFor(t, 30*time.Second, "the last reply", func() bool { return p.conversationTexts(t, "oc_goal") == want })
+	await.Until(t, 30*time.Second, "the last reply", func() bool { return p.conversationTexts(t, "oc_goal") == want })
 	if got := turnsLog(t, dir); got != "1 2" {
 		t.Fatalf("turns run: %s; want each once", got)
 	}
@@ -300,7 +301,7 @@ func TestGoalLoopSurvivesKill9BetweenTurns(t *testing.T) {
 // 204): the agent completed it.
 func awaitGoalCompleted(t *testing.T, p *process, limit time.Duration, what string) {
 	t.Helper()
-	awaitFor(t, limit, what, func() bool {
+	await.Until(t, limit, what, func() bool {
 		code, _ := p.request(t, "GET", "/api/v1/goal", "", "oc_goal")
 		return code == 204
 	})

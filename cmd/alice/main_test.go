@@ -197,16 +197,6 @@ func checkStore(t *testing.T, cfg string) {
 	}
 }
 
-// awaitFor polls cond until it holds, failing the test after limit.
-func awaitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(limit); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-	}
-}
-
 // TestKill9AfterAnswerLosesNothing acknowledges writes, kills the process
 // with SIGKILL straight after the last answer, and expects a restarted
 // process to find exactly what was acknowledged.

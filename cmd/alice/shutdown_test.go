@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alice-runtime/alice/internal/await"
 )
 
 // stopWithin sends SIGTERM and waits at most limit for the process to
@@ -104,9 +106,9 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if code, task := p.request(t, "POST", "/api/v1/automation/tasks", `{"scope_type":"chat","scope_id":"oc_1","action":"run_llm","prompt":"p"}`, "oc_1"); code != 201 {
 		t.Fatalf("create: %d %v", code, task)
 	}
-	awaitFor(t, 10*time.Second, "the agent to start", func() bool { _, err := os.Stat(started); return err == nil })
+	await.Until(t, 10*time.Second, "the agent to start", func() bool { _, err := os.Stat(started); return err == nil })
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	awaitFor(t, 10*time.Second, "the shutdown to begin", func() bool { return strings.Contains(stderr.String(), "a second signal exits at once") })
+	await.Until(t, 10*time.Second, "the shutdown to begin", func() bool { return strings.Contains(stderr.String(), "a second signal exits at once") })
 	err := p.stopWithin(t, 10*time.Second) // the second SIGTERM
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr.String(), "second signal") {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/internal/await"
 	"github.com/alice-runtime/alice/internal/testimages"
 )
 
@@ -138,7 +139,7 @@ func goalDeadline(t *testing.T, s alice.Services) {
 	if g.DeadlineAt == nil || !g.DeadlineAt.Equal(g.CreatedAt.Add(time.Second)) {
 		t.Fatalf("goal = %+v; want deadline_at a second after created_at", g)
 	}
-	await(t, "the goal to time out", func() bool {
+	await.Until(t, 10*time.Second, "the goal to time out", func() bool {
 		g, err := s.GetGoal(ctx, c)
 		return err == nil && g == nil
 	})
@@ -237,21 +238,11 @@ func tasks(t *testing.T, s alice.Services) {
 	}
 }
 
-// await polls cond for up to 10 s.
-func await(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 func taskRuns(t *testing.T, s alice.Services) {
 	// A task with no schedule runs at once: this is how a skill sends text.
 	task := must[*alice.Task](t, "create")(s.CreateTask(ctx, alice.TaskCreate{Input: taskInput("oc_run", "")}))
 	var runs []alice.Run
-	await(t, "the task's run", func() bool {
+	await.Until(t, 10*time.Second, "the task's run", func() bool {
 		var total int
 		var err error
 		runs, total, err = s.TaskRuns(ctx, task.ID, alice.Page{Limit: 10})

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alice-runtime/alice/internal/await"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -70,13 +72,7 @@ func deadRuntime(t *testing.T) process {
 
 func awaitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for running(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still runs", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	await.Until(t, 10*time.Second, fmt.Sprintf("process %d to be gone", pid), func() bool { return !running(pid) })
 }
 
 func TestOpenStopsWhatAKilledRuntimesAgentLeft(t *testing.T) {
