@@ -15,7 +15,10 @@
 // With -empty-sync each commit also syncs a second file that nothing was
 // written to, as badger syncs its value log after every commit even when
 // every value went into the write-ahead log: the latency is then that of
-// both syncs.
+// both syncs. With -chunk the writer starts each file's writeback in steps
+// of that many KB and waits for each step before the final sync, as a
+// table builder could between commits: what such a change to badger's
+// table writes would give the log's syncs.
 package main
 
 import (
@@ -43,7 +46,11 @@ func main() {
 	round := flag.Duration("round", 8*time.Second, "how long each burst size is measured")
 	prezero := flag.Bool("prezero", false, "write the log file with zeros first and sync appends with fdatasync")
 	emptySync := flag.Bool("empty-sync", false, "after each append's sync, also sync a file nothing was written to")
+	chunkKB := flag.Int("chunk", 0, "write each burst file back in steps of this many `KB` before its sync; 0 syncs it whole")
 	flag.Parse()
+	if *chunkKB < 0 {
+		log.Fatalf("-chunk: %d is not a size in KB", *chunkKB)
+	}
 
 	work, err := os.MkdirTemp(*dir, "syncstall-")
 	if err != nil {
@@ -57,7 +64,7 @@ func main() {
 		if err != nil || mb < 0 {
 			log.Fatalf("-burst: %q is not a size in MB", s)
 		}
-		lat, err := measure(work, mb, *round, *prezero, *emptySync)
+		lat, err := measure(work, mb, int64(*chunkKB)<<10, *round, *prezero, *emptySync)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -68,8 +75,9 @@ func main() {
 }
 
 // measure returns the sorted latencies of the appends' syncs during one
-// round with a writer of burstMB-sized files (none when 0).
-func measure(dir string, burstMB int, round time.Duration, prezero, emptySync bool) ([]time.Duration, error) {
+// round with a writer of burstMB-sized files (none when 0), written back in
+// steps of chunk bytes (whole when 0).
+func measure(dir string, burstMB int, chunk int64, round time.Duration, prezero, emptySync bool) ([]time.Duration, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "log"), os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
@@ -105,7 +113,7 @@ func measure(dir string, burstMB int, round time.Duration, prezero, emptySync bo
 	stop := make(chan struct{})
 	writerErr := make(chan error, 1)
 	if burstMB > 0 {
-		go func() { writerErr <- writeBursts(dir, burstMB, stop) }()
+		go func() { writerErr <- writeBursts(dir, burstMB, chunk, stop) }()
 	} else {
 		writerErr <- nil
 	}
@@ -140,8 +148,10 @@ func measure(dir string, burstMB int, round time.Duration, prezero, emptySync bo
 }
 
 // writeBursts writes files of mb megabytes in turn, a megabyte about every
-// 2 ms as a table builder would, and syncs each whole, until stop closes.
-func writeBursts(dir string, mb int, stop <-chan struct{}) error {
+// 2 ms as a table builder would, and syncs each, until stop closes. With a
+// chunk, each file's pages are written back a chunk at a time first, so
+// the device never holds more than a chunk of it in its queue.
+func writeBursts(dir string, mb int, chunk int64, stop <-chan struct{}) error {
 	buf := make([]byte, 1<<20)
 	for i := 0; ; i++ {
 		name := filepath.Join(dir, fmt.Sprintf("table-%d", i%4))
@@ -157,6 +167,10 @@ func writeBursts(dir string, mb int, stop <-chan struct{}) error {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
+		if err := writeBack(t, int64(mb)<<20, chunk); err != nil {
+			t.Close()
+			return err
+		}
 		if err := t.Sync(); err != nil {
 			t.Close()
 			return err
@@ -170,4 +184,20 @@ func writeBursts(dir string, mb int, stop <-chan struct{}) error {
 		default:
 		}
 	}
+}
+
+// writeBack writes the first size bytes of f to the device in steps of
+// chunk bytes, waiting for each; nothing when chunk is 0. No step flushes
+// the device's cache: the final sync does that once.
+func writeBack(f *os.File, size, chunk int64) error {
+	if chunk == 0 {
+		return nil
+	}
+	const flags = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	for off := int64(0); off < size; off += chunk {
+		if err := unix.SyncFileRange(int(f.Fd()), off, min(chunk, size-off), flags); err != nil {
+			return fmt.Errorf("writing back %s: %w", f.Name(), err)
+		}
+	}
+	return nil
 }
