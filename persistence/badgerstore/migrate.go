@@ -67,8 +67,8 @@ func migrate(v *versions, log *slog.Logger) error {
 		case formatCurrent:
 			return nil
 		case "":
-			old, err := hasV1Keys(v)
-			if err != nil {
+			var old bool
+			if old, err = hasV1Keys(v); err != nil {
 				return err
 			}
 			if !old {

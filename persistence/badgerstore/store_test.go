@@ -2,7 +2,9 @@ package badgerstore
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -396,6 +398,76 @@ func TestMigrateFormat1(t *testing.T) {
 	s.Close()
 	if r2 := checkDir(t, dir); fmt.Sprint(r2) != fmt.Sprint(r) {
 		t.Fatalf("second open changed the store: %+v, was %+v", r2, r)
+	}
+}
+
+// TestMigrateFormat1Unreadable opens data dirs in format 1 holding a
+// record the migration cannot read: Open must fail naming it, promptly,
+// and leave the data dir as it was, so that nothing is lost and the next
+// alice can still migrate it once the record is mended.
+func TestMigrateFormat1Unreadable(t *testing.T) {
+	for _, c := range []struct {
+		name, key, value, want string
+	}{
+		{"snapshot without its format byte", "s/main/chat/oc_bad", `{}`, `snapshot "s/main/chat/oc_bad": not format 1`},
+		{"snapshot of an unknown scope", "s/main/group/oc_bad", "\x01{}", `format 1 conversation key "main/group/oc_bad"`},
+		{"outbox message without an id", "m/oc_bad", `{}`, `message key "m/oc_bad": no message id`},
+		{"run without a number", "r/task_bad/zz", `{}`, `run key "r/task_bad/zz": malformed`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "store")
+			db, err := openBadger(dir, quietLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			txn := db.NewTransactionAt(1, true)
+			if err := txn.Set([]byte(c.key), []byte(c.value)); err != nil {
+				t.Fatal(err)
+			}
+			if err := txn.CommitAt(1, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			opened := make(chan error, 1)
+			go func() {
+				s, err := Open(dir, Options{Logger: quietLogger()})
+				if err == nil {
+					s.Close()
+				}
+				opened <- err
+			}()
+			select {
+			case err = <-opened:
+			case <-time.After(30 * time.Second):
+				t.Fatal("Open has not returned after 30 s: the failed migration is retried for ever")
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Open = %v; want an error naming %s", err, c.want)
+			}
+
+			db, err = openBadger(dir, quietLogger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			txn = db.NewTransactionAt(math.MaxUint64, false)
+			defer txn.Discard()
+			if _, err := txn.Get([]byte{famVersion}); !errors.Is(err, badger.ErrKeyNotFound) {
+				t.Errorf("format version after the failed migration: %v; want none recorded", err)
+			}
+			it := txn.NewIterator(badger.IteratorOptions{})
+			defer it.Close()
+			var keys []string
+			for it.Rewind(); it.Valid(); it.Next() {
+				keys = append(keys, string(it.Item().Key()))
+			}
+			if fmt.Sprint(keys) != fmt.Sprint([]string{c.key}) {
+				t.Errorf("keys after the failed migration = %q; want only %q", keys, c.key)
+			}
+		})
 	}
 }
 
