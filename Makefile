@@ -21,6 +21,7 @@ install:
 lint:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./... ./testdata/vegeta ./testdata/syncstall
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... ./testdata/vegeta ./testdata/syncstall
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
