@@ -2,9 +2,7 @@ package badgerstore
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -420,11 +418,8 @@ func TestMigrateFormat1Unreadable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			txn := db.NewTransactionAt(1, true)
-			if err := txn.Set([]byte(c.key), []byte(c.value)); err != nil {
-				t.Fatal(err)
-			}
-			if err := txn.CommitAt(1, nil); err != nil {
+			err = newVersions(db).update(func(txn *badger.Txn) error { return txn.Set([]byte(c.key), []byte(c.value)) })
+			if err != nil {
 				t.Fatal(err)
 			}
 			if err := db.Close(); err != nil {
@@ -453,16 +448,21 @@ func TestMigrateFormat1Unreadable(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			txn = db.NewTransactionAt(math.MaxUint64, false)
-			defer txn.Discard()
-			if _, err := txn.Get([]byte{famVersion}); !errors.Is(err, badger.ErrKeyNotFound) {
-				t.Errorf("format version after the failed migration: %v; want none recorded", err)
+			v := newVersions(db)
+			if version, err := readVersion(v); err != nil || version != "" {
+				t.Errorf("format version after the failed migration: %q, %v; want none recorded", version, err)
 			}
-			it := txn.NewIterator(badger.IteratorOptions{})
-			defer it.Close()
 			var keys []string
-			for it.Rewind(); it.Valid(); it.Next() {
-				keys = append(keys, string(it.Item().Key()))
+			err = v.view(func(txn *badger.Txn) error {
+				it := keyIterator(txn, nil)
+				defer it.Close()
+				for it.Rewind(); it.Valid(); it.Next() {
+					keys = append(keys, string(it.Item().Key()))
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 			if fmt.Sprint(keys) != fmt.Sprint([]string{c.key}) {
 				t.Errorf("keys after the failed migration = %q; want only %q", keys, c.key)
