@@ -1,0 +1,308 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alice-runtime/alice"
+	"github.com/alice-runtime/alice/config"
+	"github.com/alice-runtime/alice/internal/fakeclock"
+	"github.com/alice-runtime/alice/persistence/badgerstore"
+)
+
+// The conversations a sequence acts in: goals and messages in the chats,
+// tasks in all three scopes.
+var seqScopes = []struct{ scopeType, id string }{{"chat", "oc_a"}, {"chat", "oc_b"}, {"user", "ou_c"}}
+
+// Every schedule lies days past the clock, which moves a second per
+// operation, so nothing fires while a sequence runs: what the server holds
+// is what the operations made of it, and so is a restart's.
+var (
+	seqCreates = []string{
+		`"action":"send_text","text":"daily","cron":"0 9 * * *"`,
+		`"action":"send_text","text":"once","run_at":"2025-01-20T10:00:00Z"`,
+		`"action":"send_text","text":"weekdays","title":"Stand-up","cron":"30 8 * * 1-5","timezone":"Asia/Shanghai"`,
+		`"action":"send_text","text":"bad","cron":"61 * * * *"`,
+		`"action":"run_llm","prompt":"summarise","cron":"0 18 * * *"`, // no agent configured: refused
+		`"action":"send_text","text":"thrice","cron":"0 12 * * *","max_runs":3`,
+	}
+	seqPatches = []string{
+		`{"status":"paused"}`,
+		`{"status":"active"}`,
+		`{"status":"cancelled"}`,
+		`{"status":"completed"}`,
+		`{"cron":"15 7 * * *","run_at":null}`,
+		`{"run_at":"2025-01-21T08:00:00Z","cron":null}`,
+		`{"text":"changed","title":"Renamed"}`,
+		`{"cron":"not a cron"}`,
+	}
+	seqGoalWrites = []call{
+		{method: "POST", path: "/api/v1/goal", body: `{"objective":"ship it"}`},
+		{method: "POST", path: "/api/v1/goal", body: `{"description":"with a deadline","deadline_in":"48h"}`},
+		{method: "POST", path: "/api/v1/goal/pause"},
+		{method: "POST", path: "/api/v1/goal/resume"},
+		{method: "POST", path: "/api/v1/goal/complete"},
+		{method: "POST", path: "/api/v1/goal/delay", body: `{"duration":"30m","reason":"waiting for CI"}`},
+		{method: "POST", path: "/api/v1/goal/delay", body: `{"duration":"13h","reason":"too long"}`},
+		{method: "DELETE", path: "/api/v1/goal"},
+	}
+	seqListFilters = []string{"", "status=active", "status=paused", "status=cancelled", "scope_type=chat&scope_id=oc_a", "scope_type=user&scope_id=ou_c&status=active"}
+)
+
+// seqModel is what the acknowledged answers of a sequence say the server
+// holds.
+type seqModel struct {
+	tasks   map[string]alice.Task // by id; a deleted task is absent
+	created []string              // every id ever answered, deleted ones too, to aim at
+	goals   map[string]*alice.Goal
+}
+
+func (m *seqModel) pick(arg byte) string {
+	if len(m.created) == 0 {
+		return "task_01jhmk1sm0bkjcjnbkv09hm1jz" // never created
+	}
+	return m.created[int(arg)%len(m.created)]
+}
+
+// count is how many tasks of the model a list with the given filter holds.
+func (m *seqModel) count(filter string) int {
+	q, _ := url.ParseQuery(filter)
+	n := 0
+	for _, t := range m.tasks {
+		if (q.Get("status") == "" || string(t.Status) == q.Get("status")) &&
+			(q.Get("scope_type") == "" || string(t.ScopeType) == q.Get("scope_type") && t.ScopeID == q.Get("scope_id")) {
+			n++
+		}
+	}
+	return n
+}
+
+// FuzzOperationSequences runs any sequence of goal, task, message and list
+// requests against a real server (badger on disk, actors, HTTP on
+// loopback) and holds it to what its clients rely on: no answer is a 5xx
+// (every answer also meets the OpenAPI document, as in every test here);
+// a read returns what the last acknowledged write answered; a list's
+// X-Total-Count is the number of tasks its filter matches; the stopped
+// store passes Check with the model's task count; and a restarted server
+// answers every read byte for byte as before.
+//
+// Each operation is two bytes of the input: which operation, and an
+// argument choosing the conversation, the variant and the task aimed at.
+func FuzzOperationSequences(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 2, 2, 0, 6, 0, 6, 1, 3, 4, 8, 9, 11, 0})
+	f.Add([]byte{0, 1, 0, 3, 1, 0, 1, 6, 2, 2, 6, 4, 7, 1, 3, 1, 5, 1, 9, 0, 10, 1})
+	f.Add([]byte{1, 0, 1, 2, 2, 1, 2, 3, 3, 5, 6, 3, 6, 5, 6, 7, 10, 2, 11, 3, 4, 0, 12, 1})
+	f.Add([]byte{6, 0, 6, 2, 6, 4, 6, 6, 8, 0, 8, 2, 2, 7, 2, 9, 0, 0, 7, 2, 4, 2, 5, 5})
+	// Every create, patch and goal write once, then every list.
+	f.Add([]byte{0, 0, 0, 3, 0, 7, 0, 9, 0, 12, 0, 15, 2, 0, 2, 5, 2, 10, 2, 15, 2, 20, 2, 25, 2, 30, 2, 35,
+		6, 0, 6, 2, 6, 4, 6, 6, 6, 8, 6, 10, 6, 12, 6, 14, 11, 0, 11, 1, 11, 2, 11, 3, 11, 4, 11, 5})
+	f.Fuzz(func(t *testing.T, program []byte) {
+		const maxOps = 40
+		if len(program) > 2*maxOps {
+			program = program[:2*maxOps]
+		}
+		clock := fakeclock.New(time.Date(2025, 1, 15, 9, 0, 30, 0, time.UTC))
+		dir := t.TempDir()
+		in := start(t, dir, "", Options{Clock: clock})
+		m := &seqModel{tasks: map[string]alice.Task{}, goals: map[string]*alice.Goal{}}
+
+		for i := 0; i+1 < len(program); i += 2 {
+			clock.Advance(time.Second)
+			op, arg := program[i], program[i+1]
+			scope := seqScopes[int(arg)%len(seqScopes)]
+			chat := seqScopes[int(arg)%2].id
+			switch op % 13 {
+			case 0, 1: // create a task, with an Idempotency-Key for op 1
+				c := call{method: "POST", path: tasksPath, conv: chat,
+					body: fmt.Sprintf(`{"scope_type":%q,"scope_id":%q,%s}`, scope.scopeType, scope.id, seqCreates[int(arg/3)%len(seqCreates)])}
+				if op%13 == 1 {
+					c.header = map[string]string{"Idempotency-Key": fmt.Sprintf("key-%d", arg%4)}
+				}
+				if a := seqDo(t, in, c); a.status/100 == 2 {
+					var task alice.Task
+					a.json(t, &task)
+					if !slices.Contains(m.created, task.ID) { // not a repeat of an earlier create
+						m.tasks[task.ID] = task
+						m.created = append(m.created, task.ID)
+					}
+				}
+			case 2, 3: // patch a task
+				id := m.pick(arg)
+				c := call{method: "PATCH", path: tasksPath + "/" + id, conv: chat, body: seqPatches[int(arg/5)%len(seqPatches)]}
+				if a := seqDo(t, in, c); a.status == 200 {
+					var task alice.Task
+					a.json(t, &task)
+					m.tasks[id] = task
+				}
+			case 4: // delete a task
+				id := m.pick(arg)
+				if a := seqDo(t, in, call{method: "DELETE", path: tasksPath + "/" + id, conv: chat}); a.status/100 == 2 {
+					delete(m.tasks, id)
+				}
+			case 5: // read a task
+				id := m.pick(arg)
+				seqExpectTask(t, in, m, id)
+			case 6, 7, 8: // a goal write
+				c := seqGoalWrites[int(arg/2)%len(seqGoalWrites)]
+				c.conv = chat
+				a := seqDo(t, in, c)
+				switch {
+				case a.status == 204:
+					m.goals[chat] = nil
+				case a.status/100 == 2:
+					var g alice.Goal
+					a.json(t, &g)
+					if g.Status == alice.GoalInProgress || g.Status == alice.GoalPaused {
+						m.goals[chat] = &g
+					} else {
+						m.goals[chat] = nil // shown once, in the answer that ended it
+					}
+				}
+			case 9: // read a goal
+				seqExpectGoal(t, in, m, chat)
+			case 10: // send a file
+				ct, body := multipartBody(t, part{name: "file", filename: "notes.txt", data: []byte("hello")}, part{name: "caption", data: []byte(fmt.Sprint("note ", i))})
+				req, err := http.NewRequest("POST", in.base+"/api/v1/messages/file", bytes.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+in.token)
+				req.Header.Set("X-Alice-Receive-Id-Type", "chat_id")
+				req.Header.Set("X-Alice-Receive-Id", chat)
+				req.Header.Set("Content-Type", ct)
+				if a := in.send(req); a.status != 200 {
+					t.Fatalf("send a file to %s: %d %s", chat, a.status, a.body)
+				}
+			case 11, 12: // list tasks
+				filter := seqListFilters[int(arg)%len(seqListFilters)]
+				seqExpectList(t, in, m, filter)
+			}
+		}
+
+		for _, id := range m.created {
+			seqExpectTask(t, in, m, id)
+		}
+		for _, s := range seqScopes[:2] {
+			seqExpectGoal(t, in, m, s.id)
+		}
+		for _, filter := range seqListFilters {
+			seqExpectList(t, in, m, filter)
+		}
+		before := seqReads(t, in)
+		in.stop()
+
+		report, err := badgerstore.Check((&config.Config{DataDir: dir}).StoreDir(), quietLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(report.Problems) > 0 || report.Tasks != len(m.tasks) {
+			t.Fatalf("check: %d tasks, want %d; problems %q", report.Tasks, len(m.tasks), report.Problems)
+		}
+
+		again := start(t, dir, "", Options{Clock: clock})
+		after := seqReads(t, again)
+		for i := range before {
+			if before[i] != after[i] {
+				t.Errorf("after a restart, read %d answers\n%s\nwant\n%s", i, after[i], before[i])
+			}
+		}
+	})
+}
+
+// seqDo sends c and fails the test on a 5xx or a refusal that is not a
+// JSON error.
+func seqDo(t *testing.T, in *instance, c call) answer {
+	t.Helper()
+	a := in.do(c)
+	switch {
+	case a.status >= 500:
+		t.Fatalf("%s: %d %s", describe(c), a.status, a.body)
+	case a.status >= 400:
+		a.errorText(t)
+	}
+	return a
+}
+
+func seqExpectTask(t *testing.T, in *instance, m *seqModel, id string) {
+	t.Helper()
+	a := seqDo(t, in, call{method: "GET", path: tasksPath + "/" + id})
+	want, ok := m.tasks[id]
+	if !ok {
+		if a.status != 404 {
+			t.Fatalf("GET deleted or never created task %s: %d %s", id, a.status, a.body)
+		}
+		return
+	}
+	var got alice.Task
+	if a.status != 200 {
+		t.Fatalf("GET task %s: %d %s", id, a.status, a.body)
+	}
+	a.json(t, &got)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("GET task %s = %+v\nwant the last answer %+v", id, got, want)
+	}
+}
+
+func seqExpectGoal(t *testing.T, in *instance, m *seqModel, chat string) {
+	t.Helper()
+	a := seqDo(t, in, call{method: "GET", path: "/api/v1/goal", conv: chat})
+	want := m.goals[chat]
+	if want == nil {
+		if a.status != 204 {
+			t.Fatalf("GET goal of %s: %d %s, want 204", chat, a.status, a.body)
+		}
+		return
+	}
+	var got alice.Goal
+	if a.status != 200 {
+		t.Fatalf("GET goal of %s: %d %s", chat, a.status, a.body)
+	}
+	a.json(t, &got)
+	if !reflect.DeepEqual(&got, want) {
+		t.Fatalf("GET goal of %s = %+v\nwant the last answer %+v", chat, got, *want)
+	}
+}
+
+func seqExpectList(t *testing.T, in *instance, m *seqModel, filter string) {
+	t.Helper()
+	a := seqDo(t, in, call{method: "GET", path: tasksPath + "?limit=200&" + filter})
+	if a.status != 200 {
+		t.Fatalf("list ?%s: %d %s", filter, a.status, a.body)
+	}
+	var list []alice.Task
+	a.json(t, &list)
+	want := m.count(filter)
+	if total := a.header.Get("X-Total-Count"); total != fmt.Sprint(want) || len(list) != want {
+		t.Fatalf("list ?%s: X-Total-Count %s and %d tasks, want %d", filter, total, len(list), want)
+	}
+	for _, got := range list {
+		if !reflect.DeepEqual(got, m.tasks[got.ID]) {
+			t.Fatalf("list ?%s holds %+v\nwant the last answer %+v", filter, got, m.tasks[got.ID])
+		}
+	}
+}
+
+// seqReads is every read a client can make of the sequence's state, as
+// answered.
+func seqReads(t *testing.T, in *instance) []string {
+	t.Helper()
+	var out []string
+	read := func(c call) {
+		a := seqDo(t, in, c)
+		out = append(out, fmt.Sprintf("%s %s: %d total %q %s", c.method, c.path, a.status, a.header.Get("X-Total-Count"), a.body))
+	}
+	for _, filter := range seqListFilters {
+		read(call{method: "GET", path: tasksPath + "?limit=200&" + filter})
+	}
+	for _, s := range seqScopes[:2] {
+		read(call{method: "GET", path: "/api/v1/goal", conv: s.id})
+		read(call{method: "GET", path: "/api/v1/messages?limit=200", conv: s.id})
+	}
+	return out
+}
