@@ -231,41 +231,36 @@ func seqDo(t *testing.T, in *instance, c call) answer {
 
 func seqExpectTask(t *testing.T, in *instance, m *seqModel, id string) {
 	t.Helper()
-	a := seqDo(t, in, call{method: "GET", path: tasksPath + "/" + id})
-	want, ok := m.tasks[id]
-	if !ok {
-		if a.status != 404 {
-			t.Fatalf("GET deleted or never created task %s: %d %s", id, a.status, a.body)
-		}
-		return
+	var want *alice.Task
+	if task, ok := m.tasks[id]; ok {
+		want = &task
 	}
-	var got alice.Task
-	if a.status != 200 {
-		t.Fatalf("GET task %s: %d %s", id, a.status, a.body)
-	}
-	a.json(t, &got)
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("GET task %s = %+v\nwant the last answer %+v", id, got, want)
-	}
+	seqExpect(t, in, call{method: "GET", path: tasksPath + "/" + id}, want, 404)
 }
 
 func seqExpectGoal(t *testing.T, in *instance, m *seqModel, chat string) {
 	t.Helper()
-	a := seqDo(t, in, call{method: "GET", path: "/api/v1/goal", conv: chat})
-	want := m.goals[chat]
+	seqExpect(t, in, call{method: "GET", path: "/api/v1/goal", conv: chat}, m.goals[chat], 204)
+}
+
+// seqExpect fails the test unless c answers 200 with want, or, when want
+// is nil, the status absent.
+func seqExpect[T any](t *testing.T, in *instance, c call, want *T, absent int) {
+	t.Helper()
+	a := seqDo(t, in, c)
 	if want == nil {
-		if a.status != 204 {
-			t.Fatalf("GET goal of %s: %d %s, want 204", chat, a.status, a.body)
+		if a.status != absent {
+			t.Fatalf("%s: %d %s, want %d", describe(c), a.status, a.body, absent)
 		}
 		return
 	}
-	var got alice.Goal
 	if a.status != 200 {
-		t.Fatalf("GET goal of %s: %d %s", chat, a.status, a.body)
+		t.Fatalf("%s: %d %s, want 200", describe(c), a.status, a.body)
 	}
+	var got T
 	a.json(t, &got)
 	if !reflect.DeepEqual(&got, want) {
-		t.Fatalf("GET goal of %s = %+v\nwant the last answer %+v", chat, got, *want)
+		t.Fatalf("%s = %+v\nwant the last answer %+v", describe(c), got, *want)
 	}
 }
 
