@@ -2,16 +2,19 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/config"
+	"github.com/alice-runtime/alice/internal/await"
 	"github.com/alice-runtime/alice/internal/fakeclock"
 	"github.com/alice-runtime/alice/persistence/badgerstore"
 )
@@ -20,13 +23,23 @@ import (
 // tasks in all three scopes.
 var seqScopes = []struct{ scopeType, id string }{{"chat", "oc_a"}, {"chat", "oc_b"}, {"user", "ou_c"}}
 
-// Every schedule lies days past the clock, which moves a second per
-// operation, so nothing fires while a sequence runs: what the server holds
-// is what the operations made of it, and so is a restart's.
+// seqConfig turns the rate limit off (a sequence makes a few hundred
+// requests in a few fake seconds) and keeps finished tasks two days, so
+// that sequences see them purged.
+const (
+	seqConfig    = "bots:\n  main:\n    runtime_http_addr: 127.0.0.1:0\n    rate_limit_per_minute: 0\n    task_retention: 48h\n"
+	seqRetention = 48 * time.Hour
+)
+
+// Every schedule lies hours or days past the clock (RUN_AT stands for
+// three hours on), which moves a second per operation, so nothing runs
+// until a fire operation moves the clock to it and waits for what is due:
+// what the server holds is what the operations made of it, and so is a
+// restart's.
 var (
 	seqCreates = []string{
 		`"action":"send_text","text":"daily","cron":"0 9 * * *"`,
-		`"action":"send_text","text":"once","run_at":"2025-01-20T10:00:00Z"`,
+		`"action":"send_text","text":"once","run_at":"RUN_AT"`,
 		`"action":"send_text","text":"weekdays","title":"Stand-up","cron":"30 8 * * 1-5","timezone":"Asia/Shanghai"`,
 		`"action":"send_text","text":"bad","cron":"61 * * * *"`,
 		`"action":"run_llm","prompt":"summarise","cron":"0 18 * * *"`, // no agent configured: refused
@@ -38,7 +51,7 @@ var (
 		`{"status":"cancelled"}`,
 		`{"status":"completed"}`,
 		`{"cron":"15 7 * * *","run_at":null}`,
-		`{"run_at":"2025-01-21T08:00:00Z","cron":null}`,
+		`{"run_at":"RUN_AT","cron":null}`,
 		`{"text":"changed","title":"Renamed"}`,
 		`{"cron":"not a cron"}`,
 	}
@@ -58,9 +71,27 @@ var (
 // seqModel is what the acknowledged answers of a sequence say the server
 // holds.
 type seqModel struct {
-	tasks   map[string]alice.Task // by id; a deleted task is absent
-	created []string              // every id ever answered, deleted ones too, to aim at
-	goals   map[string]*alice.Goal
+	tasks    map[string]alice.Task // by id; a deleted or purged task is absent
+	finished map[string]time.Time  // when each completed or cancelled task first finished
+	created  []string              // every id ever answered, deleted ones too, to aim at
+	goals    map[string]*alice.Goal
+}
+
+// put records task as answered at now: a finished task is kept from when
+// it first finished until seqRetention has passed.
+func (m *seqModel) put(task alice.Task, now time.Time) {
+	m.tasks[task.ID] = task
+	switch _, ok := m.finished[task.ID]; {
+	case !task.Status.Terminal():
+		delete(m.finished, task.ID)
+	case !ok:
+		m.finished[task.ID] = now
+	}
+}
+
+func (m *seqModel) remove(id string) {
+	delete(m.tasks, id)
+	delete(m.finished, id)
 }
 
 func (m *seqModel) pick(arg byte) string {
@@ -84,13 +115,14 @@ func (m *seqModel) count(filter string) int {
 }
 
 // FuzzOperationSequences runs any sequence of goal, task, message and list
-// requests against a real server (badger on disk, actors, HTTP on
-// loopback) and holds it to what its clients rely on: no answer is a 5xx
-// (every answer also meets the OpenAPI document, as in every test here);
-// a read returns what the last acknowledged write answered; a list's
-// X-Total-Count is the number of tasks its filter matches; the stopped
-// store passes Check with the model's task count; and a restarted server
-// answers every read byte for byte as before.
+// requests, and moves of the clock to the next due time, against a real
+// server (badger on disk, actors, HTTP on loopback) and holds it to what
+// its clients rely on: no answer is a 5xx (every answer also meets the
+// OpenAPI document, as in every test here); a read returns what the last
+// acknowledged write answered; a list's X-Total-Count is the number of
+// tasks its filter matches; what is due runs once and nothing else changes
+// (seqFire); the stopped store passes Check with the model's task count;
+// and a restarted server answers every read byte for byte as before.
 //
 // Each operation is two bytes of the input: which operation, and an
 // argument choosing the conversation, the variant and the task aimed at.
@@ -99,6 +131,12 @@ func FuzzOperationSequences(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 3, 1, 0, 1, 6, 2, 2, 6, 4, 7, 1, 3, 1, 5, 1, 9, 0, 10, 1})
 	f.Add([]byte{1, 0, 1, 2, 2, 1, 2, 3, 3, 5, 6, 3, 6, 5, 6, 7, 10, 2, 11, 3, 4, 0, 12, 1})
 	f.Add([]byte{6, 0, 6, 2, 6, 4, 6, 6, 8, 0, 8, 2, 2, 7, 2, 9, 0, 0, 7, 2, 4, 2, 5, 5})
+	// Four creates, a goal with a deadline and a delay, then clock move
+	// after clock move: the goal's wake, the cron tasks day after day, the
+	// weekday one over a weekend, the max_runs one to completed, and the
+	// goal's deadline, and its record purged two days later.
+	f.Add([]byte{0, 0, 0, 3, 0, 7, 0, 16, 6, 2, 6, 10, 13, 0, 13, 0, 13, 0, 5, 0, 5, 1, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 9, 0, 13, 0,
+		13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 11, 0})
 	// Every create, patch and goal write once, then every list.
 	f.Add([]byte{0, 0, 0, 3, 0, 7, 0, 9, 0, 12, 0, 15, 2, 0, 2, 5, 2, 10, 2, 15, 2, 20, 2, 25, 2, 30, 2, 35,
 		6, 0, 6, 2, 6, 4, 6, 6, 6, 8, 6, 10, 6, 12, 6, 14, 11, 0, 11, 1, 11, 2, 11, 3, 11, 4, 11, 5})
@@ -109,41 +147,48 @@ func FuzzOperationSequences(f *testing.F) {
 		}
 		clock := fakeclock.New(time.Date(2025, 1, 15, 9, 0, 30, 0, time.UTC))
 		dir := t.TempDir()
-		in := start(t, dir, "", Options{Clock: clock})
-		m := &seqModel{tasks: map[string]alice.Task{}, goals: map[string]*alice.Goal{}}
+		in := start(t, dir, seqConfig, Options{Clock: clock})
+		m := &seqModel{tasks: map[string]alice.Task{}, finished: map[string]time.Time{}, goals: map[string]*alice.Goal{}}
+		runAt := func(body string) string {
+			return strings.ReplaceAll(body, "RUN_AT", clock.Now().Add(3*time.Hour).Format(time.RFC3339))
+		}
 
 		for i := 0; i+1 < len(program); i += 2 {
+			// The second this operation takes may reach what is due.
 			clock.Advance(time.Second)
+			if !seqNext(clock.Now(), m).After(clock.Now()) {
+				seqFire(t, in, clock.Now(), m)
+			}
 			op, arg := program[i], program[i+1]
 			scope := seqScopes[int(arg)%len(seqScopes)]
 			chat := seqScopes[int(arg)%2].id
-			switch op % 13 {
+			switch op % 14 {
 			case 0, 1: // create a task, with an Idempotency-Key for op 1
 				c := call{method: "POST", path: tasksPath, conv: chat,
-					body: fmt.Sprintf(`{"scope_type":%q,"scope_id":%q,%s}`, scope.scopeType, scope.id, seqCreates[int(arg/3)%len(seqCreates)])}
-				if op%13 == 1 {
+					body: fmt.Sprintf(`{"scope_type":%q,"scope_id":%q,%s}`, scope.scopeType, scope.id, runAt(seqCreates[int(arg/3)%len(seqCreates)]))}
+				if op%14 == 1 {
 					c.header = map[string]string{"Idempotency-Key": fmt.Sprintf("key-%d", arg%4)}
 				}
 				if a := seqDo(t, in, c); a.status/100 == 2 {
 					var task alice.Task
 					a.json(t, &task)
 					if !slices.Contains(m.created, task.ID) { // not a repeat of an earlier create
-						m.tasks[task.ID] = task
+						m.put(task, clock.Now())
 						m.created = append(m.created, task.ID)
 					}
 				}
 			case 2, 3: // patch a task
 				id := m.pick(arg)
-				c := call{method: "PATCH", path: tasksPath + "/" + id, conv: chat, body: seqPatches[int(arg/5)%len(seqPatches)]}
+				c := call{method: "PATCH", path: tasksPath + "/" + id, conv: chat, body: runAt(seqPatches[int(arg/5)%len(seqPatches)])}
 				if a := seqDo(t, in, c); a.status == 200 {
 					var task alice.Task
 					a.json(t, &task)
-					m.tasks[id] = task
+					m.put(task, clock.Now())
 				}
 			case 4: // delete a task
 				id := m.pick(arg)
 				if a := seqDo(t, in, call{method: "DELETE", path: tasksPath + "/" + id, conv: chat}); a.status/100 == 2 {
-					delete(m.tasks, id)
+					m.remove(id)
 				}
 			case 5: // read a task
 				id := m.pick(arg)
@@ -182,6 +227,16 @@ func FuzzOperationSequences(f *testing.F) {
 			case 11, 12: // list tasks
 				filter := seqListFilters[int(arg)%len(seqListFilters)]
 				seqExpectList(t, in, m, filter)
+			case 13: // move the clock to the next due time and run what is due
+				if next := seqNext(clock.Now(), m); next.After(clock.Now()) {
+					clock.Set(next)
+				}
+				seqFire(t, in, clock.Now(), m)
+			}
+			// A write can make something due at once: a one-shot task
+			// re-activated after its run_at passed while it was paused.
+			if !seqNext(clock.Now(), m).After(clock.Now()) {
+				seqFire(t, in, clock.Now(), m)
 			}
 		}
 
@@ -205,7 +260,7 @@ func FuzzOperationSequences(f *testing.F) {
 			t.Fatalf("check: %d tasks, want %d; problems %q", report.Tasks, len(m.tasks), report.Problems)
 		}
 
-		again := start(t, dir, "", Options{Clock: clock})
+		again := start(t, dir, seqConfig, Options{Clock: clock})
 		after := seqReads(t, again)
 		for i := range before {
 			if before[i] != after[i] {
@@ -227,6 +282,109 @@ func seqDo(t *testing.T, in *instance, c call) answer {
 		a.errorText(t)
 	}
 	return a
+}
+
+// seqNext is the earliest time the model says something is due: a task's
+// next run or the end of its retention, a goal's wake or deadline; an hour
+// on when nothing is.
+func seqNext(now time.Time, m *seqModel) time.Time {
+	var next time.Time
+	earlier := func(at *time.Time) {
+		if at != nil && (next.IsZero() || at.Before(next)) {
+			next = *at
+		}
+	}
+	for _, task := range m.tasks {
+		if task.Status == alice.TaskActive {
+			earlier(task.NextRunAt)
+		}
+	}
+	for _, at := range m.finished {
+		end := at.Add(seqRetention)
+		earlier(&end)
+	}
+	for _, g := range m.goals {
+		if g != nil {
+			earlier(g.DeadlineAt)
+			earlier(g.NextWakeAt)
+		}
+	}
+	if next.IsZero() {
+		return now.Add(time.Hour)
+	}
+	return next
+}
+
+// taskDue says whether task is due by now.
+func taskDue(task alice.Task, now time.Time) bool {
+	return task.Status == alice.TaskActive && task.NextRunAt != nil && !task.NextRunAt.After(now)
+}
+
+// seqFire runs what is due by the clock's now. Each active task due then
+// must run exactly once, a run it records, and end active with a later
+// next run or completed; a finished task past its retention must be gone;
+// every other task must be as it was; a goal past its deadline must be
+// gone, any other the same goal in the same status. The answers then
+// become the model.
+func seqFire(t *testing.T, in *instance, now time.Time, m *seqModel) {
+	t.Helper()
+	in.srv.runtime.RunDue(context.Background())
+
+	for id, was := range m.tasks {
+		if at, ok := m.finished[id]; ok && !at.Add(seqRetention).After(now) {
+			await.Until(t, 10*time.Second, "task "+id+", finished at "+at.String()+", to be purged", func() bool {
+				return seqDo(t, in, call{method: "GET", path: tasksPath + "/" + id}).status == 404
+			})
+			m.remove(id)
+			continue
+		}
+		if !taskDue(was, now) {
+			seqExpectTask(t, in, m, id)
+			continue
+		}
+		var got alice.Task
+		await.Until(t, 10*time.Second, "task "+id+" due at "+was.NextRunAt.String()+" to run", func() bool {
+			a := seqDo(t, in, call{method: "GET", path: tasksPath + "/" + id})
+			if a.status != 200 {
+				t.Fatalf("GET task %s after firing: %d %s", id, a.status, a.body)
+			}
+			a.json(t, &got)
+			return got.RunCount != was.RunCount
+		})
+		ran := got.RunCount == was.RunCount+1 && got.LastRunAt != nil && !got.LastRunAt.Before(*was.NextRunAt)
+		switch {
+		case got.Status == alice.TaskActive && ran && got.NextRunAt != nil && got.NextRunAt.After(now) && (got.MaxRuns == 0 || got.RunCount < got.MaxRuns):
+		case got.Status == alice.TaskCompleted && ran && got.NextRunAt == nil && (got.Cron == "" || got.RunCount == got.MaxRuns):
+		default:
+			t.Fatalf("task due at %s, now %s, went from %+v\nto %+v", was.NextRunAt, now, was, got)
+		}
+		a := seqDo(t, in, call{method: "GET", path: tasksPath + "/" + id + "/runs"})
+		if total := a.header.Get("X-Total-Count"); a.status != 200 || total != fmt.Sprint(got.RunCount) {
+			t.Fatalf("runs of task %s: %d, X-Total-Count %q, want %d", id, a.status, total, got.RunCount)
+		}
+		m.put(got, now)
+	}
+	for chat, g := range m.goals {
+		if g == nil {
+			continue
+		}
+		if g.DeadlineAt != nil && !g.DeadlineAt.After(now) {
+			await.Until(t, 10*time.Second, "the goal of "+chat+" to time out", func() bool {
+				return seqDo(t, in, call{method: "GET", path: "/api/v1/goal", conv: chat}).status == 204
+			})
+			m.goals[chat] = nil
+			continue
+		}
+		a := seqDo(t, in, call{method: "GET", path: "/api/v1/goal", conv: chat})
+		var got alice.Goal
+		if a.status == 200 {
+			a.json(t, &got)
+		}
+		if a.status != 200 || got.ID != g.ID || got.Status != g.Status {
+			t.Fatalf("goal of %s after firing: %d %s, want %s still %s", chat, a.status, a.body, g.ID, g.Status)
+		}
+		m.goals[chat] = &got
+	}
 }
 
 func seqExpectTask(t *testing.T, in *instance, m *seqModel, id string) {
