@@ -115,14 +115,15 @@ func (m *seqModel) count(filter string) int {
 }
 
 // FuzzOperationSequences runs any sequence of goal, task, message and list
-// requests, and moves of the clock to the next due time, against a real
-// server (badger on disk, actors, HTTP on loopback) and holds it to what
-// its clients rely on: no answer is a 5xx (every answer also meets the
-// OpenAPI document, as in every test here); a read returns what the last
-// acknowledged write answered; a list's X-Total-Count is the number of
-// tasks its filter matches; what is due runs once and nothing else changes
-// (seqFire); the stopped store passes Check with the model's task count;
-// and a restarted server answers every read byte for byte as before.
+// requests, moves of the clock to the next due time, and restarts against
+// a real server (badger on disk, actors, HTTP on loopback) and holds it to
+// what its clients rely on: no answer is a 5xx (every answer also meets
+// the OpenAPI document, as in every test here); a read returns what the
+// last acknowledged write answered; a list's X-Total-Count is the number
+// of tasks its filter matches; what is due runs once and nothing else
+// changes (seqFire); the stopped store passes Check with the model's task
+// count; and a restarted server answers every read byte for byte as
+// before, and goes on from there.
 //
 // Each operation is two bytes of the input: which operation, and an
 // argument choosing the conversation, the variant and the task aimed at.
@@ -137,6 +138,9 @@ func FuzzOperationSequences(f *testing.F) {
 	// goal's deadline, and its record purged two days later.
 	f.Add([]byte{0, 0, 0, 3, 0, 7, 0, 16, 6, 2, 6, 10, 13, 0, 13, 0, 13, 0, 5, 0, 5, 1, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 9, 0, 13, 0,
 		13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 11, 0})
+	// Restarts between creates, a pause, a goal and its delay, and clock
+	// moves: what was due before a restart runs once after it.
+	f.Add([]byte{0, 0, 0, 4, 0, 16, 2, 0, 14, 0, 13, 0, 14, 0, 6, 0, 6, 10, 14, 0, 13, 0, 13, 0, 2, 5, 14, 0, 13, 0, 12, 0})
 	// Every create, patch and goal write once, then every list.
 	f.Add([]byte{0, 0, 0, 3, 0, 7, 0, 9, 0, 12, 0, 15, 2, 0, 2, 5, 2, 10, 2, 15, 2, 20, 2, 25, 2, 30, 2, 35,
 		6, 0, 6, 2, 6, 4, 6, 6, 6, 8, 6, 10, 6, 12, 6, 14, 11, 0, 11, 1, 11, 2, 11, 3, 11, 4, 11, 5})
@@ -162,11 +166,11 @@ func FuzzOperationSequences(f *testing.F) {
 			op, arg := program[i], program[i+1]
 			scope := seqScopes[int(arg)%len(seqScopes)]
 			chat := seqScopes[int(arg)%2].id
-			switch op % 14 {
+			switch op % 15 {
 			case 0, 1: // create a task, with an Idempotency-Key for op 1
 				c := call{method: "POST", path: tasksPath, conv: chat,
 					body: fmt.Sprintf(`{"scope_type":%q,"scope_id":%q,%s}`, scope.scopeType, scope.id, runAt(seqCreates[int(arg/3)%len(seqCreates)]))}
-				if op%14 == 1 {
+				if op%15 == 1 {
 					c.header = map[string]string{"Idempotency-Key": fmt.Sprintf("key-%d", arg%4)}
 				}
 				if a := seqDo(t, in, c); a.status/100 == 2 {
@@ -232,6 +236,8 @@ func FuzzOperationSequences(f *testing.F) {
 					clock.Set(next)
 				}
 				seqFire(t, in, clock.Now(), m)
+			case 14: // stop, check and restart the server
+				in = seqRestart(t, in, dir, clock, m)
 			}
 			// A write can make something due at once: a one-shot task
 			// re-activated after its run_at passed while it was paused.
@@ -249,25 +255,33 @@ func FuzzOperationSequences(f *testing.F) {
 		for _, filter := range seqListFilters {
 			seqExpectList(t, in, m, filter)
 		}
-		before := seqReads(t, in)
-		in.stop()
-
-		report, err := badgerstore.Check((&config.Config{DataDir: dir}).StoreDir(), quietLogger())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(report.Problems) > 0 || report.Tasks != len(m.tasks) {
-			t.Fatalf("check: %d tasks, want %d; problems %q", report.Tasks, len(m.tasks), report.Problems)
-		}
-
-		again := start(t, dir, seqConfig, Options{Clock: clock})
-		after := seqReads(t, again)
-		for i := range before {
-			if before[i] != after[i] {
-				t.Errorf("after a restart, read %d answers\n%s\nwant\n%s", i, after[i], before[i])
-			}
-		}
+		seqRestart(t, in, dir, clock, m)
 	})
+}
+
+// seqRestart stops the server, checks its store, and starts it again on
+// the same data dir, which must answer every read as before.
+func seqRestart(t *testing.T, in *instance, dir string, clock *fakeclock.Clock, m *seqModel) *instance {
+	t.Helper()
+	before := seqReads(t, in)
+	in.stop()
+
+	report, err := badgerstore.Check((&config.Config{DataDir: dir}).StoreDir(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Problems) > 0 || report.Tasks != len(m.tasks) {
+		t.Fatalf("check: %d tasks, want %d; problems %q", report.Tasks, len(m.tasks), report.Problems)
+	}
+
+	again := start(t, dir, seqConfig, Options{Clock: clock})
+	after := seqReads(t, again)
+	for i := range before {
+		if before[i] != after[i] {
+			t.Fatalf("after a restart, read %d answers\n%s\nwant\n%s", i, after[i], before[i])
+		}
+	}
+	return again
 }
 
 // seqDo sends c and fails the test on a 5xx or a refusal that is not a
