@@ -16,6 +16,7 @@ import (
 	"github.com/alice-runtime/alice/config"
 	"github.com/alice-runtime/alice/internal/await"
 	"github.com/alice-runtime/alice/internal/fakeclock"
+	"github.com/alice-runtime/alice/internal/feishutest"
 	"github.com/alice-runtime/alice/persistence/badgerstore"
 )
 
@@ -127,31 +128,46 @@ func (m *seqModel) count(filter string) int {
 //
 // Each operation is two bytes of the input: which operation, and an
 // argument choosing the conversation, the variant and the task aimed at.
+// The bot sends through its local outbox, or, with feishu, through a local
+// server speaking Feishu's protocol: then an occurrence commits after its
+// send, and notices go out after their commits.
 func FuzzOperationSequences(f *testing.F) {
-	f.Add([]byte{0, 0, 1, 2, 2, 0, 6, 0, 6, 1, 3, 4, 8, 9, 11, 0})
-	f.Add([]byte{0, 1, 0, 3, 1, 0, 1, 6, 2, 2, 6, 4, 7, 1, 3, 1, 5, 1, 9, 0, 10, 1})
-	f.Add([]byte{1, 0, 1, 2, 2, 1, 2, 3, 3, 5, 6, 3, 6, 5, 6, 7, 10, 2, 11, 3, 4, 0, 12, 1})
-	f.Add([]byte{6, 0, 6, 2, 6, 4, 6, 6, 8, 0, 8, 2, 2, 7, 2, 9, 0, 0, 7, 2, 4, 2, 5, 5})
-	// Four creates, a goal with a deadline and a delay, then clock move
-	// after clock move: the goal's wake, the cron tasks day after day, the
-	// weekday one over a weekend, the max_runs one to completed, and the
-	// goal's deadline, and its record purged two days later.
-	f.Add([]byte{0, 0, 0, 3, 0, 7, 0, 16, 6, 2, 6, 10, 13, 0, 13, 0, 13, 0, 5, 0, 5, 1, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 9, 0, 13, 0,
-		13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 11, 0})
-	// Restarts between creates, a pause, a goal and its delay, and clock
-	// moves: what was due before a restart runs once after it.
-	f.Add([]byte{0, 0, 0, 4, 0, 16, 2, 0, 14, 0, 13, 0, 14, 0, 6, 0, 6, 10, 14, 0, 13, 0, 13, 0, 2, 5, 14, 0, 13, 0, 12, 0})
-	// Every create, patch and goal write once, then every list.
-	f.Add([]byte{0, 0, 0, 3, 0, 7, 0, 9, 0, 12, 0, 15, 2, 0, 2, 5, 2, 10, 2, 15, 2, 20, 2, 25, 2, 30, 2, 35,
-		6, 0, 6, 2, 6, 4, 6, 6, 6, 8, 6, 10, 6, 12, 6, 14, 11, 0, 11, 1, 11, 2, 11, 3, 11, 4, 11, 5})
-	f.Fuzz(func(t *testing.T, program []byte) {
+	seeds := [][]byte{
+		{0, 0, 1, 2, 2, 0, 6, 0, 6, 1, 3, 4, 8, 9, 11, 0},
+		{0, 1, 0, 3, 1, 0, 1, 6, 2, 2, 6, 4, 7, 1, 3, 1, 5, 1, 9, 0, 10, 1},
+		{1, 0, 1, 2, 2, 1, 2, 3, 3, 5, 6, 3, 6, 5, 6, 7, 10, 2, 11, 3, 4, 0, 12, 1},
+		{6, 0, 6, 2, 6, 4, 6, 6, 8, 0, 8, 2, 2, 7, 2, 9, 0, 0, 7, 2, 4, 2, 5, 5},
+		// Four creates, a goal with a deadline and a delay, then clock move
+		// after clock move: the goal's wake, the cron tasks day after day,
+		// the weekday one over a weekend, the max_runs one to completed and
+		// two days later purged, and the goal's deadline.
+		{0, 0, 0, 3, 0, 7, 0, 16, 6, 2, 6, 10, 13, 0, 13, 0, 13, 0, 5, 0, 5, 1, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 9, 0, 13, 0,
+			13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 13, 0, 11, 0},
+		// Restarts between creates, a pause, a goal and its delay, and clock
+		// moves: what was due before a restart runs once after it.
+		{0, 0, 0, 4, 0, 16, 2, 0, 14, 0, 13, 0, 14, 0, 6, 0, 6, 10, 14, 0, 13, 0, 13, 0, 2, 5, 14, 0, 13, 0, 12, 0},
+		// Every create, patch and goal write once, then every list.
+		{0, 0, 0, 3, 0, 7, 0, 9, 0, 12, 0, 15, 2, 0, 2, 5, 2, 10, 2, 15, 2, 20, 2, 25, 2, 30, 2, 35,
+			6, 0, 6, 2, 6, 4, 6, 6, 6, 8, 6, 10, 6, 12, 6, 14, 11, 0, 11, 1, 11, 2, 11, 3, 11, 4, 11, 5},
+	}
+	for _, program := range seeds {
+		f.Add(false, program)
+		f.Add(true, program)
+	}
+	f.Fuzz(func(t *testing.T, feishu bool, program []byte) {
 		const maxOps = 40
 		if len(program) > 2*maxOps {
 			program = program[:2*maxOps]
 		}
 		clock := fakeclock.New(time.Date(2025, 1, 15, 9, 0, 30, 0, time.UTC))
 		dir := t.TempDir()
-		in := start(t, dir, seqConfig, Options{Clock: clock})
+		cfg := seqConfig
+		if feishu {
+			platform := feishutest.New("cli_seq", "seq-secret")
+			t.Cleanup(platform.Close) // after the servers' own cleanups
+			cfg += fmt.Sprintf("    feishu: {app_id: cli_seq, app_secret: seq-secret, base_url: %q}\n", platform.URL)
+		}
+		in := start(t, dir, cfg, Options{Clock: clock})
 		m := &seqModel{tasks: map[string]alice.Task{}, finished: map[string]time.Time{}, goals: map[string]*alice.Goal{}}
 		runAt := func(body string) string {
 			return strings.ReplaceAll(body, "RUN_AT", clock.Now().Add(3*time.Hour).Format(time.RFC3339))
@@ -237,7 +253,7 @@ func FuzzOperationSequences(f *testing.F) {
 				}
 				seqFire(t, in, clock.Now(), m)
 			case 14: // stop, check and restart the server
-				in = seqRestart(t, in, dir, clock, m)
+				in = seqRestart(t, in, dir, cfg, clock, m)
 			}
 			// A write can make something due at once: a one-shot task
 			// re-activated after its run_at passed while it was paused.
@@ -255,13 +271,13 @@ func FuzzOperationSequences(f *testing.F) {
 		for _, filter := range seqListFilters {
 			seqExpectList(t, in, m, filter)
 		}
-		seqRestart(t, in, dir, clock, m)
+		seqRestart(t, in, dir, cfg, clock, m)
 	})
 }
 
 // seqRestart stops the server, checks its store, and starts it again on
 // the same data dir, which must answer every read as before.
-func seqRestart(t *testing.T, in *instance, dir string, clock *fakeclock.Clock, m *seqModel) *instance {
+func seqRestart(t *testing.T, in *instance, dir, cfg string, clock *fakeclock.Clock, m *seqModel) *instance {
 	t.Helper()
 	before := seqReads(t, in)
 	in.stop()
@@ -274,7 +290,7 @@ func seqRestart(t *testing.T, in *instance, dir string, clock *fakeclock.Clock, 
 		t.Fatalf("check: %d tasks, want %d; problems %q", report.Tasks, len(m.tasks), report.Problems)
 	}
 
-	again := start(t, dir, seqConfig, Options{Clock: clock})
+	again := start(t, dir, cfg, Options{Clock: clock})
 	after := seqReads(t, again)
 	for i := range before {
 		if before[i] != after[i] {
@@ -362,6 +378,7 @@ func seqFire(t *testing.T, in *instance, now time.Time, m *seqModel) {
 			if a.status != 200 {
 				t.Fatalf("GET task %s after firing: %d %s", id, a.status, a.body)
 			}
+			got = alice.Task{} // fields the answer leaves out are empty
 			a.json(t, &got)
 			return got.RunCount != was.RunCount
 		})
