@@ -279,7 +279,7 @@ func FuzzOperationSequences(f *testing.F) {
 // the same data dir, which must answer every read as before.
 func seqRestart(t *testing.T, in *instance, dir, cfg string, clock *fakeclock.Clock, m *seqModel) *instance {
 	t.Helper()
-	before := seqReads(t, in)
+	before := seqReads(t, in, m)
 	in.stop()
 
 	report, err := badgerstore.Check((&config.Config{DataDir: dir}).StoreDir(), quietLogger())
@@ -291,7 +291,7 @@ func seqRestart(t *testing.T, in *instance, dir, cfg string, clock *fakeclock.Cl
 	}
 
 	again := start(t, dir, cfg, Options{Clock: clock})
-	after := seqReads(t, again)
+	after := seqReads(t, again, m)
 	for i := range before {
 		if before[i] != after[i] {
 			t.Fatalf("after a restart, read %d answers\n%s\nwant\n%s", i, after[i], before[i])
@@ -472,9 +472,9 @@ func seqExpectList(t *testing.T, in *instance, m *seqModel, filter string) {
 	}
 }
 
-// seqReads is every read a client can make of the sequence's state, as
-// answered.
-func seqReads(t *testing.T, in *instance) []string {
+// seqReads is what a restart must not change, as answered: every list of
+// tasks, each task's runs, and each chat's goal and messages.
+func seqReads(t *testing.T, in *instance, m *seqModel) []string {
 	t.Helper()
 	var out []string
 	read := func(c call) {
@@ -483,6 +483,11 @@ func seqReads(t *testing.T, in *instance) []string {
 	}
 	for _, filter := range seqListFilters {
 		read(call{method: "GET", path: tasksPath + "?limit=200&" + filter})
+	}
+	for _, id := range m.created { // in a fixed order, as the model's map is not
+		if _, ok := m.tasks[id]; ok {
+			read(call{method: "GET", path: tasksPath + "/" + id + "/runs?limit=200"})
+		}
 	}
 	for _, s := range seqScopes[:2] {
 		read(call{method: "GET", path: "/api/v1/goal", conv: s.id})
