@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -76,6 +77,7 @@ type seqModel struct {
 	finished map[string]time.Time  // when each completed or cancelled task first finished
 	created  []string              // every id ever answered, deleted ones too, to aim at
 	goals    map[string]*alice.Goal
+	texts    int // occurrences of send_text tasks that ran
 }
 
 // put records task as answered at now: a finished task is kept from when
@@ -130,7 +132,8 @@ func (m *seqModel) count(filter string) int {
 // argument choosing the conversation, the variant and the task aimed at.
 // The bot sends through its local outbox, or, with feishu, through a local
 // server speaking Feishu's protocol: then an occurrence commits after its
-// send, and notices go out after their commits.
+// send, notices go out after their commits, and the platform must have
+// got each occurrence's text once.
 func FuzzOperationSequences(f *testing.F) {
 	seeds := [][]byte{
 		{0, 0, 1, 2, 2, 0, 6, 0, 6, 1, 3, 4, 8, 9, 11, 0},
@@ -162,8 +165,9 @@ func FuzzOperationSequences(f *testing.F) {
 		clock := fakeclock.New(time.Date(2025, 1, 15, 9, 0, 30, 0, time.UTC))
 		dir := t.TempDir()
 		cfg := seqConfig
+		var platform *feishutest.Server
 		if feishu {
-			platform := feishutest.New("cli_seq", "seq-secret")
+			platform = feishutest.New("cli_seq", "seq-secret")
 			t.Cleanup(platform.Close) // after the servers' own cleanups
 			cfg += fmt.Sprintf("    feishu: {app_id: cli_seq, app_secret: seq-secret, base_url: %q}\n", platform.URL)
 		}
@@ -272,7 +276,40 @@ func FuzzOperationSequences(f *testing.F) {
 			seqExpectList(t, in, m, filter)
 		}
 		seqRestart(t, in, dir, cfg, clock, m)
+		if platform != nil {
+			seqExpectSent(t, platform, m)
+		}
 	})
+}
+
+// seqExpectSent checks that the platform was asked to send each task
+// occurrence's text exactly once: the same occurrence may be retried, but
+// under its one uuid.
+func seqExpectSent(t *testing.T, platform *feishutest.Server, m *seqModel) {
+	t.Helper()
+	taskTexts := map[string]bool{}
+	for _, c := range seqCreates {
+		var v struct{ Text string }
+		if err := json.Unmarshal([]byte("{"+c+"}"), &v); err != nil {
+			t.Fatal(err)
+		}
+		taskTexts[v.Text] = true
+	}
+	taskTexts["changed"] = true // the text patch
+	uuids := map[string]bool{}
+	for _, r := range platform.Requests() {
+		var content struct{ Text string }
+		if r.Path != "/open-apis/im/v1/messages" || r.Fields["msg_type"] != "text" || json.Unmarshal([]byte(r.Fields["content"]), &content) != nil || !taskTexts[content.Text] {
+			continue
+		}
+		if r.Fields["uuid"] == "" {
+			t.Fatalf("a task's text went out without a uuid: %+v", r)
+		}
+		uuids[r.Fields["uuid"]] = true
+	}
+	if len(uuids) != m.texts {
+		t.Fatalf("the platform got %d task texts (by uuid), want one for each of the %d occurrences that ran", len(uuids), m.texts)
+	}
 }
 
 // seqRestart stops the server, checks its store, and starts it again on
@@ -392,6 +429,9 @@ func seqFire(t *testing.T, in *instance, now time.Time, m *seqModel) {
 		a := seqDo(t, in, call{method: "GET", path: tasksPath + "/" + id + "/runs"})
 		if total := a.header.Get("X-Total-Count"); a.status != 200 || total != fmt.Sprint(got.RunCount) {
 			t.Fatalf("runs of task %s: %d, X-Total-Count %q, want %d", id, a.status, total, got.RunCount)
+		}
+		if got.Action == alice.ActionSendText {
+			m.texts++
 		}
 		m.put(got, now)
 	}
