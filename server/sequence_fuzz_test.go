@@ -1,11 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
@@ -237,15 +235,8 @@ func FuzzOperationSequences(f *testing.F) {
 				seqExpectGoal(t, in, m, chat)
 			case 10: // send a file
 				ct, body := multipartBody(t, part{name: "file", filename: "notes.txt", data: []byte("hello")}, part{name: "caption", data: []byte(fmt.Sprint("note ", i))})
-				req, err := http.NewRequest("POST", in.base+"/api/v1/messages/file", bytes.NewReader(body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				req.Header.Set("Authorization", "Bearer "+in.token)
-				req.Header.Set("X-Alice-Receive-Id-Type", "chat_id")
-				req.Header.Set("X-Alice-Receive-Id", chat)
-				req.Header.Set("Content-Type", ct)
-				if a := in.send(req); a.status != 200 {
+				c := call{method: "POST", path: "/api/v1/messages/file", body: string(body), conv: chat, header: map[string]string{"Content-Type": ct}}
+				if a := seqDo(t, in, c); a.status != 200 {
 					t.Fatalf("send a file to %s: %d %s", chat, a.status, a.body)
 				}
 			case 11, 12: // list tasks
@@ -411,12 +402,7 @@ func seqFire(t *testing.T, in *instance, now time.Time, m *seqModel) {
 		}
 		var got alice.Task
 		await.Until(t, 10*time.Second, "task "+id+" due at "+was.NextRunAt.String()+" to run", func() bool {
-			a := seqDo(t, in, call{method: "GET", path: tasksPath + "/" + id})
-			if a.status != 200 {
-				t.Fatalf("GET task %s after firing: %d %s", id, a.status, a.body)
-			}
-			got = alice.Task{} // fields the answer leaves out are empty
-			a.json(t, &got)
+			got = in.task(call{method: "GET", path: tasksPath + "/" + id}, 200)
 			return got.RunCount != was.RunCount
 		})
 		ran := got.RunCount == was.RunCount+1 && got.LastRunAt != nil && !got.LastRunAt.Before(*was.NextRunAt)
