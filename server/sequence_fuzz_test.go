@@ -432,13 +432,9 @@ func seqFire(t *testing.T, in *instance, now time.Time, m *seqModel) {
 			m.goals[chat] = nil
 			continue
 		}
-		a := seqDo(t, in, call{method: "GET", path: "/api/v1/goal", conv: chat})
-		var got alice.Goal
-		if a.status == 200 {
-			a.json(t, &got)
-		}
-		if a.status != 200 || got.ID != g.ID || got.Status != g.Status {
-			t.Fatalf("goal of %s after firing: %d %s, want %s still %s", chat, a.status, a.body, g.ID, g.Status)
+		got := in.goal(call{method: "GET", path: "/api/v1/goal", conv: chat}, 200)
+		if got.ID != g.ID || got.Status != g.Status {
+			t.Fatalf("goal of %s after firing: %+v, want %s still %s", chat, got, g.ID, g.Status)
 		}
 		m.goals[chat] = &got
 	}
@@ -481,15 +477,10 @@ func seqExpect[T any](t *testing.T, in *instance, c call, want *T, absent int) {
 
 func seqExpectList(t *testing.T, in *instance, m *seqModel, filter string) {
 	t.Helper()
-	a := seqDo(t, in, call{method: "GET", path: tasksPath + "?limit=200&" + filter})
-	if a.status != 200 {
-		t.Fatalf("list ?%s: %d %s", filter, a.status, a.body)
-	}
-	var list []alice.Task
-	a.json(t, &list)
 	want := m.count(filter)
-	if total := a.header.Get("X-Total-Count"); total != fmt.Sprint(want) || len(list) != want {
-		t.Fatalf("list ?%s: X-Total-Count %s and %d tasks, want %d", filter, total, len(list), want)
+	list := in.tasks(tasksPath+"?limit=200&"+filter, want)
+	if len(list) != want {
+		t.Fatalf("list ?%s: %d tasks, want %d", filter, len(list), want)
 	}
 	for _, got := range list {
 		if !reflect.DeepEqual(got, m.tasks[got.ID]) {
