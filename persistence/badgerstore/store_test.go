@@ -454,12 +454,10 @@ func TestMigrateFormat1Unreadable(t *testing.T) {
 			}
 			var keys []string
 			err = v.view(func(txn *badger.Txn) error {
-				it := keyIterator(txn, nil)
-				defer it.Close()
-				for it.Rewind(); it.Valid(); it.Next() {
-					keys = append(keys, string(it.Item().Key()))
-				}
-				return nil
+				return scanKeys(txn, nil, func(k []byte) error {
+					keys = append(keys, string(k))
+					return nil
+				})
 			})
 			if err != nil {
 				t.Fatal(err)
