@@ -307,7 +307,7 @@ func scenarioBigText(o options) error {
 			return err
 		}
 		payload := int64(convs * per * size)
-		disk := dirSize(t.dir)
+		disk := dirSize(t.dataDir())
 		rows = append(rows, []string{t.name, mb(payload), mb(disk), fmt.Sprintf("%.1f×", float64(disk)/float64(payload)), list.p(50).Round(100 * time.Microsecond).String(), mb(peak)})
 	}
 	printTable(fmt.Sprintf("%d conversations × %d tasks with 64 KB of text each; data dir measured after the server stopped", convs, per),

@@ -33,14 +33,22 @@ type target struct {
 
 const loadToken = "load-test-token-0123456789"
 
-// newTarget prepares a binary to run with a fresh data dir under work.
+// newTarget prepares a binary to run with a fresh data dir under work. A
+// data dir left by an earlier run with the same -work is removed: its tasks
+// would count against the conversations' caps and its tables would slow
+// the store, so the numbers would not be comparable.
 func newTarget(name, bin, work, extra string) (*target, error) {
-	dir := filepath.Join(work, name)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	t := &target{name: name, bin: bin, dir: filepath.Join(work, name), token: loadToken, extra: extra}
+	if err := os.RemoveAll(t.dataDir()); err != nil {
+		return nil, fmt.Errorf("remove the data dir of an earlier run: %w", err)
+	}
+	if err := os.MkdirAll(t.dir, 0o700); err != nil {
 		return nil, err
 	}
-	return &target{name: name, bin: bin, dir: dir, token: loadToken, extra: extra}, nil
+	return t, nil
 }
+
+func (t *target) dataDir() string { return filepath.Join(t.dir, "data") }
 
 // start runs the server and waits until it answers.
 func (t *target) start() error {
@@ -48,7 +56,7 @@ func (t *target) start() error {
 		return nil // a running server
 	}
 	cfg := filepath.Join(t.dir, "alice.yaml")
-	yaml := fmt.Sprintf("data_dir: %s\nbots:\n  load:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: %s\n    rate_limit_per_minute: 0\n%s", filepath.Join(t.dir, "data"), t.token, t.extra)
+	yaml := fmt.Sprintf("data_dir: %s\nbots:\n  load:\n    runtime_http_addr: 127.0.0.1:0\n    runtime_http_token: %s\n    rate_limit_per_minute: 0\n%s", t.dataDir(), t.token, t.extra)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return err
 	}
