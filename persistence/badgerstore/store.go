@@ -111,7 +111,15 @@ func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
 		WithNumCompactors(2).
 		WithValueLogFileSize(64 << 20).
 		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(16 << 20)
+		WithIndexCacheSize(16 << 20).
+		// Fewer, larger compactions: ten level-0 tables before one starts
+		// (badger's default is five) and a 64 MB base level (10 MB). Each
+		// compaction takes the cores and the disk in a burst that requests
+		// wait behind; with half as many, a minute of creates had a p99 of
+		// 19-26 ms instead of 30-39 ms (BENCHMARKS.md, "Fewer, larger
+		// compactions").
+		WithNumLevelZeroTables(10).
+		WithBaseLevelSize(64 << 20)
 	// Tables of every level as small as the base level's (2 MB), where
 	// badger doubles them level by level: a compaction keeps a dozen table
 	// builders at once, each holding up to twice its table's size, and with
