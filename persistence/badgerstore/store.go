@@ -115,8 +115,8 @@ func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
 		// Fewer, larger compactions: ten level-0 tables before one starts
 		// (badger's default is five) and a 64 MB base level (10 MB). Each
 		// compaction takes the cores and the disk in a burst that requests
-		// wait behind; with half as many, a minute of creates had a p99 of
-		// 19-26 ms instead of 30-39 ms (BENCHMARKS.md, "Fewer, larger
+		// wait behind; with half as many, a minute or more of creates had a
+		// p99 of 19-28 ms instead of 26-39 ms (BENCHMARKS.md, "Fewer, larger
 		// compactions").
 		WithNumLevelZeroTables(10).
 		WithBaseLevelSize(64 << 20)
