@@ -95,10 +95,10 @@ func (c *checker) run() error {
 		headers[key] = h
 		c.r.Conversations++
 		if !h.Empty() {
-			counters[string(tupleKey(famCounter, key.Bot, conversationsCounter))]++
+			counters[string(counterID{key.Bot, conversationsCounter}.key())]++
 		}
 		if h.Messages != 0 {
-			counters[string(tupleKey(famCounter, key.Bot, messagesCounter))] += int64(h.Messages)
+			counters[string(counterID{key.Bot, messagesCounter}.key())] += int64(h.Messages)
 		}
 		if d := h.OutboxDue; d != nil && !c.exists(dueKey(*d, key, persistence.DueOutbox, "")) {
 			c.problem("conversation %s: its outbox is due at %s, with no due entry", key, d.Format(time.RFC3339))
@@ -138,7 +138,7 @@ func (c *checker) run() error {
 		}
 		counted[key][ts.Status]++
 		for _, name := range counterNames(&ts.Task) {
-			counters[string(tupleKey(famCounter, key.Bot, name))]++
+			counters[string(counterID{key.Bot, name}.key())]++
 		}
 		if _, ok := headers[key]; !ok {
 			c.problem("task %s: conversation %s has no header", id, key)

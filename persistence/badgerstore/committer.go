@@ -19,9 +19,16 @@ type op struct {
 	expires    time.Time // zero: never
 }
 
+// counterID names one of a bot's counters. The committer keys its cache
+// by it, so a change names the counters it moves without building their
+// keys; the keys are built once per batch, when the values are written.
+type counterID struct{ bot, name string }
+
+func (id counterID) key() []byte { return tupleKey(famCounter, id.bot, id.name) }
+
 // counterDelta adds delta to a bot's counter.
 type counterDelta struct {
-	key   string // the counter's badger key
+	id    counterID
 	delta int64
 }
 
@@ -40,7 +47,7 @@ func (w *write) size() (count, bytes int64) {
 		bytes += int64(len(o.key)+len(o.value)) + 12
 	}
 	for _, c := range w.counters {
-		bytes += int64(len(c.key)) + 8 + 12
+		bytes += int64(1+partsLen(c.id.bot, c.id.name)) + 8 + 12
 	}
 	return int64(len(w.ops) + len(w.counters)), bytes
 }
@@ -62,7 +69,7 @@ type committer struct {
 	stop     chan struct{}
 	done     sync.WaitGroup
 
-	counters map[string]int64 // cached values, owned by the committer goroutine
+	counters map[counterID]int64 // cached values, owned by the committer goroutine
 	onCommit func(writers int, sync time.Duration)
 	stats    CommitStats // guarded by statsMu
 	statsMu  sync.Mutex
@@ -90,7 +97,7 @@ func newCommitter(v *versions, space *spaceGuard, onCommit func(int, time.Durati
 		maxCount: v.db.MaxBatchCount(),
 		maxBytes: v.db.MaxBatchSize(),
 		stop:     make(chan struct{}),
-		counters: map[string]int64{},
+		counters: map[counterID]int64{},
 	}
 	c.done.Add(1)
 	go c.run()
@@ -221,7 +228,7 @@ func (c *committer) commitGroup(group []*write) {
 func (c *committer) transact(group []*write) (err error) {
 	txn, ts := c.versions.begin()
 	defer txn.Discard()
-	values := map[string]int64{} // counters touched by the group, new values
+	values := map[counterID]int64{} // counters touched by the group, new values
 	for _, w := range group {
 		for _, o := range w.ops {
 			if err := setOp(txn, o); err != nil {
@@ -229,17 +236,17 @@ func (c *committer) transact(group []*write) (err error) {
 			}
 		}
 		for _, d := range w.counters {
-			v, ok := values[d.key]
+			v, ok := values[d.id]
 			if !ok {
-				if v, err = c.counter(d.key); err != nil {
+				if v, err = c.counter(d.id); err != nil {
 					return err
 				}
 			}
-			values[d.key] = v + d.delta
+			values[d.id] = v + d.delta
 		}
 	}
-	for k, v := range values {
-		if err := txn.Set([]byte(k), encodeCount(v)); err != nil {
+	for id, v := range values {
+		if err := txn.Set(id.key(), encodeCount(v)); err != nil {
 			return err
 		}
 	}
@@ -274,19 +281,19 @@ func setOp(txn *badger.Txn, o op) error {
 }
 
 // counter returns a counter's value, reading it from the store once.
-func (c *committer) counter(k string) (int64, error) {
-	if v, ok := c.counters[k]; ok {
+func (c *committer) counter(id counterID) (int64, error) {
+	if v, ok := c.counters[id]; ok {
 		return v, nil
 	}
 	var v int64
 	err := c.versions.view(func(txn *badger.Txn) (err error) {
-		v, err = readCount(txn, []byte(k))
+		v, err = readCount(txn, id.key())
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("read counter: %w", err)
 	}
-	c.counters[k] = v
+	c.counters[id] = v
 	return v, nil
 }
 

@@ -138,7 +138,7 @@ func TestCountersAddUpAcrossConcurrentWriters(t *testing.T) {
 				if i%5 == 0 {
 					d = -1
 				}
-				if err := s.committer.submit(&write{counters: []counterDelta{{key: "Ntest", delta: d}}}); err != nil {
+				if err := s.committer.submit(&write{counters: []counterDelta{{id: counterID{"bot", "test"}, delta: d}}}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -155,7 +155,7 @@ func TestCountersAddUpAcrossConcurrentWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if v, _ := value(t, s2, "Ntest"); v != string(encodeCount(want)) {
+	if v, _ := value(t, s2, string(counterID{"bot", "test"}.key())); v != string(encodeCount(want)) {
 		n, _ := decodeCount([]byte(v))
 		t.Fatalf("counter after reopening = %d, want %d", n, want)
 	}

@@ -49,6 +49,15 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 	w := &write{ops: make([]op, 0, 16)}
 	set := func(k, v []byte) { w.ops = append(w.ops, op{key: k, value: v}) }
 	del := func(k []byte) { w.ops = append(w.ops, op{key: k, delete: true}) }
+	count := func(name string, delta int) {
+		if delta == 0 {
+			return
+		}
+		if w.counters == nil {
+			w.counters = make([]counterDelta, 0, 8) // a status change moves eight
+		}
+		w.counters = append(w.counters, counterDelta{id: counterID{key.Bot, name}, delta: int64(delta)})
+	}
 	due := func(kind persistence.DueKind, id string, was, now *time.Time) {
 		if sameDue(was, now) {
 			return
@@ -75,18 +84,13 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 			}
 			set(convKey(famHeader, key), v)
 		}
-		counter := func(name string, delta int) {
-			if delta != 0 {
-				w.counters = append(w.counters, counterDelta{key: string(tupleKey(famCounter, key.Bot, name)), delta: int64(delta)})
-			}
-		}
 		switch {
 		case prev.Empty() && !c.Header.Empty():
-			counter(conversationsCounter, +1)
+			count(conversationsCounter, +1)
 		case !prev.Empty() && c.Header.Empty():
-			counter(conversationsCounter, -1)
+			count(conversationsCounter, -1)
 		}
-		counter(messagesCounter, c.Header.Messages-prev.Messages)
+		count(messagesCounter, c.Header.Messages-prev.Messages)
 		due(persistence.DueOutbox, "", prev.OutboxDue, c.Header.OutboxDue)
 		due(persistence.DueGoalWake, "", goalWake(prev.Goal), goalWake(c.Header.Goal))
 		due(persistence.DueGoalDeadline, "", goalDeadline(prev.Goal), goalDeadline(c.Header.Goal))
@@ -125,14 +129,14 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 				del(tupleKey(famBotStatus, key.Bot, string(prev.Status), id))
 				del(convKey(famConvStatus, key, string(prev.Status), id))
 				for _, name := range counterNames(&prev.Task) {
-					w.counters = append(w.counters, counterDelta{key: string(tupleKey(famCounter, key.Bot, name)), delta: -1})
+					count(name, -1)
 				}
 			}
 			if next != nil {
 				set(tupleKey(famBotStatus, key.Bot, string(next.Status), id), encodeConv(key))
 				set(convKey(famConvStatus, key, string(next.Status), id), nil)
 				for _, name := range counterNames(&next.Task) {
-					w.counters = append(w.counters, counterDelta{key: string(tupleKey(famCounter, key.Bot, name)), delta: +1})
+					count(name, +1)
 				}
 			}
 		}

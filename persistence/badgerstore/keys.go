@@ -50,6 +50,32 @@ const (
 	famVersion     byte = 'V'
 )
 
+// partsLen is the length of parts encoded as tuple components. The key
+// builders size each key with it, so building a key is one allocation:
+// every durable change builds several.
+func partsLen(parts ...string) int {
+	n := 0
+	for _, p := range parts {
+		n += uvarintLen(uint64(len(p))) + len(p)
+	}
+	return n
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
+// newKey is a key of family f with room for size more bytes.
+func newKey(f byte, size int) []byte {
+	b := make([]byte, 1, 1+size)
+	b[0] = f
+	return b
+}
+
 // appendPart appends one tuple component.
 func appendPart(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -69,19 +95,22 @@ var errMalformedKey = errors.New("malformed key")
 
 // tupleKey starts a key of family f with the given components.
 func tupleKey(f byte, parts ...string) []byte {
-	b := make([]byte, 1, 64)
-	b[0] = f
+	b := newKey(f, partsLen(parts...))
 	for _, p := range parts {
 		b = appendPart(b, p)
 	}
 	return b
 }
 
-// convParts is the tuple of a conversation key.
+// appendConv appends the tuple of a conversation key.
 func appendConv(b []byte, k alice.ConversationKey) []byte {
 	b = appendPart(b, k.Bot)
 	b = appendPart(b, string(k.Scope.Type))
 	return appendPart(b, k.Scope.ID)
+}
+
+func convLen(k alice.ConversationKey) int {
+	return partsLen(k.Bot, string(k.Scope.Type), k.Scope.ID)
 }
 
 func readConv(b []byte) (alice.ConversationKey, []byte, error) {
@@ -102,7 +131,7 @@ func readConv(b []byte) (alice.ConversationKey, []byte, error) {
 
 // convKey starts a key of family f for conversation k, with extra parts.
 func convKey(f byte, k alice.ConversationKey, parts ...string) []byte {
-	b := appendConv([]byte{f}, k)
+	b := appendConv(newKey(f, convLen(k)+partsLen(parts...)), k)
 	for _, p := range parts {
 		b = appendPart(b, p)
 	}
@@ -110,7 +139,9 @@ func convKey(f byte, k alice.ConversationKey, parts ...string) []byte {
 }
 
 // encodeConv is a conversation key as an index value.
-func encodeConv(k alice.ConversationKey) []byte { return appendConv(nil, k) }
+func encodeConv(k alice.ConversationKey) []byte {
+	return appendConv(make([]byte, 0, convLen(k)), k)
+}
 
 func decodeConv(v []byte) (alice.ConversationKey, error) {
 	k, rest, err := readConv(v)
@@ -136,12 +167,13 @@ func readTime(b []byte) (time.Time, []byte, error) {
 
 // dueKey is a due entry: when, whose, what for.
 func dueKey(at time.Time, k alice.ConversationKey, kind persistence.DueKind, id string) []byte {
-	b := appendTime([]byte{famDue}, at)
+	b := appendTime(newKey(famDue, 8+convLen(k)+partsLen(string(kind), id)), at)
 	b = appendConv(b, k)
 	b = appendPart(b, string(kind))
 	return appendPart(b, id)
 }
 
 func runKey(taskID string, seq int) []byte {
-	return binary.BigEndian.AppendUint64(tupleKey(famRun, taskID), uint64(seq))
+	b := appendPart(newKey(famRun, partsLen(taskID)+8), taskID)
+	return binary.BigEndian.AppendUint64(b, uint64(seq))
 }

@@ -2,6 +2,8 @@ package badgerstore
 
 import (
 	"bytes"
+	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,4 +80,40 @@ func FuzzConversationKeys(f *testing.F) {
 			t.Fatalf("the key prefix of %q covers a key of %q", a, b)
 		}
 	})
+}
+
+// Keys are sized before they are built, so building one is one allocation;
+// a wrong size would show as spare capacity (or as a second allocation).
+func TestKeysAreSizedExactly(t *testing.T) {
+	long := strings.Repeat("x", 300) // a two-byte length
+	k := alice.ConversationKey{Bot: "main", Scope: alice.Scope{Type: alice.ScopeChat, ID: long}}
+	at := time.Date(2025, 1, 15, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		key  []byte
+	}{
+		{"tuple", tupleKey(famTaskID, "main", long)},
+		{"tuple, no parts", tupleKey(famVersion)},
+		{"conversation", convKey(famHeader, k)},
+		{"conversation and parts", convKey(famConvStatus, k, "active", long)},
+		{"conversation as a value", encodeConv(k)},
+		{"due", dueKey(at, k, persistence.DueTask, long)},
+		{"run", runKey(long, 7)},
+		{"counter", counterID{"main", long}.key()},
+	} {
+		if len(tc.key) != cap(tc.key) {
+			t.Errorf("%s key: %d bytes in a buffer of %d", tc.name, len(tc.key), cap(tc.key))
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { convKey(famConvStatus, k, "active", long) }); n != 1 {
+		t.Errorf("building a key took %v allocations, want 1", n)
+	}
+}
+
+func TestUvarintLen(t *testing.T) {
+	for _, x := range []uint64{0, 1, 127, 128, 300, 16383, 16384, 1 << 35, 1<<64 - 1} {
+		if got, want := uvarintLen(x), len(binary.AppendUvarint(nil, x)); got != want {
+			t.Errorf("uvarintLen(%d) = %d, want %d", x, got, want)
+		}
+	}
 }

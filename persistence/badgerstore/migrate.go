@@ -129,7 +129,7 @@ func migrateV1(v *versions, log *slog.Logger) error {
 	log.Info("migrating the data dir from format 1 to format 2")
 	wb, ts := v.batch()
 	defer wb.Cancel()
-	counters := map[string]int64{}
+	counters := map[counterID]int64{}
 	apply := func(w *write) error {
 		for _, o := range w.ops {
 			if err := setOpBatch(wb, o); err != nil {
@@ -137,7 +137,7 @@ func migrateV1(v *versions, log *slog.Logger) error {
 			}
 		}
 		for _, c := range w.counters {
-			counters[c.key] += c.delta
+			counters[c.id] += c.delta
 		}
 		return nil
 	}
@@ -267,8 +267,8 @@ func migrateV1(v *versions, log *slog.Logger) error {
 			return err
 		}
 	}
-	for k, n := range counters {
-		if err := wb.Set([]byte(k), encodeCount(n)); err != nil {
+	for id, n := range counters {
+		if err := wb.Set(id.key(), encodeCount(n)); err != nil {
 			return err
 		}
 	}

@@ -250,7 +250,7 @@ func readTasks(txn *badger.Txn, key alice.ConversationKey, ids []string, fn func
 }
 
 func readCounter(txn *badger.Txn, bot, name string) (int64, error) {
-	return readCount(txn, tupleKey(famCounter, bot, name))
+	return readCount(txn, counterID{bot, name}.key())
 }
 
 // readCount reads the counter at k; an absent counter is 0.
