@@ -48,8 +48,11 @@ func (a *api) observe(next http.Handler) http.Handler {
 		if st.route == "/healthz" {
 			level = slog.LevelDebug
 		}
-		a.log.Log(ctx, level, "request", "method", r.Method, "route", st.route, "status", rec.status,
-			"duration_ms", float64(took.Microseconds())/1000, "bytes", rec.bytes, "request_id", st.id)
+		// Attrs, not key-value pairs: those box each number on every
+		// request, logged or not.
+		a.log.LogAttrs(ctx, level, "request", slog.String("method", r.Method), slog.String("route", st.route),
+			slog.Int("status", rec.status), slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+			slog.Int64("bytes", rec.bytes), slog.String("request_id", st.id))
 		if a.cfg.Observe != nil {
 			a.cfg.Observe(r.Method, st.route, rec.status, took)
 		}
