@@ -6,6 +6,8 @@ package llm
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -87,11 +89,18 @@ func DefaultInherit() []string {
 	return []string{"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM"}
 }
 
+// EnvRun names the variable that holds an agent run's id. Every process
+// the agent starts inherits it unless it clears its environment, so the
+// processes that leave the agent's group (setsid, a daemon) are found by it.
+const EnvRun = "ALICE_AGENT_RUN"
+
 // Command runs Argv with the prompt on stdin and takes stdout as the reply.
 // The agent runs in its own process group, and everything in that group is
 // stopped when the call ends: on timeout or cancellation with SIGTERM, then
 // SIGKILL after Grace; after a normal exit with SIGKILL, so that no child
-// outlives it.
+// outlives it. A descendant that left the group but still carries the
+// run's id (EnvRun) gets SIGKILL then too, where the platform lists
+// processes' environments (Linux).
 type Command struct {
 	Argv    []string
 	Dir     string        // working directory; "" the runtime's
@@ -118,9 +127,10 @@ func (c Command) Complete(ctx context.Context, req Request) (string, error) {
 	if grace <= 0 {
 		grace = 5 * time.Second
 	}
+	run := EnvRun + "=" + newRunID()
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
 	cmd.Dir = c.Dir
-	cmd.Env = c.environ(req.Env)
+	cmd.Env = append(c.environ(req.Env), run)
 	cmd.Stdin = strings.NewReader(req.Prompt)
 	stdout := &limitedBuffer{max: maxReplyBytes}
 	stderr := &tailBuffer{max: stderrTail}
@@ -150,6 +160,7 @@ func (c Command) Complete(ctx context.Context, req Request) (string, error) {
 		}
 		mu.Unlock()
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever the agent left behind
+		stopRun(run)                                    // and what left its group
 		if c.Groups != nil {
 			c.Groups.Ended(cmd.Process.Pid)
 		}
@@ -177,6 +188,13 @@ func (c Command) Complete(ctx context.Context, req Request) (string, error) {
 		return "", final("exit 0", "agent %s replied with nothing%s", name, stderr.suffix())
 	}
 	return reply, nil
+}
+
+// newRunID is a run's id: random, so that no other run's processes carry it.
+func newRunID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // exitStatus says how a process ended: "exit 3" or "signal: killed".

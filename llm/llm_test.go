@@ -201,3 +201,14 @@ func TestGroupsHearOfEachAgent(t *testing.T) {
 		})
 	}
 }
+
+// TestEachRunHasItsOwnID: the run id every agent gets is unique to the run,
+// so that stopping one run's processes leaves another's alone.
+func TestEachRunHasItsOwnID(t *testing.T) {
+	c := Command{Argv: []string{"sh", "-c", "echo $" + EnvRun}}
+	a, err1 := c.Complete(context.Background(), Request{})
+	b, err2 := c.Complete(context.Background(), Request{})
+	if err1 != nil || err2 != nil || len(a) != 24 || a == b {
+		t.Fatalf("run ids %q (%v) and %q (%v): want two different 24-digit ids", a, err1, b, err2)
+	}
+}

@@ -1,0 +1,53 @@
+package llm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestChildLeavingTheGroupIsStopped: a child that leaves the agent's
+// process group (setsid) is stopped with the agent all the same, found by
+// the run's id in its environment; the agent's answer is kept.
+func TestChildLeavingTheGroupIsStopped(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "escaped")
+	// The child writes its pid and its process group, then sleeps.
+	script := "setsid sh -c 'echo $$ $(cut -d\" \" -f5 /proc/$$/stat) > " + file + ".tmp; mv " + file + ".tmp " + file + "; exec sleep 300' </dev/null >/dev/null 2>&1 &" +
+		" while [ ! -e " + file + " ]; do sleep 0.01; done; echo done"
+	got, err := Command{Argv: []string{"sh", "-c", script}}.Complete(context.Background(), Request{})
+	b, rerr := os.ReadFile(file)
+	var pid, pgid int
+	if _, serr := fmt.Sscan(string(b), &pid, &pgid); rerr != nil || serr != nil {
+		t.Fatalf("the child's pid and group: %q, %v, %v", b, rerr, serr)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	if err != nil || got != "done" {
+		t.Fatalf("Complete = %q, %v", got, err)
+	}
+	if pgid != pid {
+		t.Fatalf("the child is in group %d, not one of its own (%d): it did not leave the agent's", pgid, pid)
+	}
+	awaitDead(t, pid)
+}
+
+func TestHoldsVar(t *testing.T) {
+	env := []byte("PATH=/bin\x00ALICE_AGENT_RUN=abc\x00HOME=/root")
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{
+		{"ALICE_AGENT_RUN=abc", true},
+		{"HOME=/root", true},
+		{"PATH=/bin", true},
+		{"ALICE_AGENT_RUN=ab", false}, // a prefix of the value
+		{"ALICE_AGENT_RUN=abcd", false},
+		{"RUN=abc", false}, // a suffix of an entry
+	} {
+		if got := holdsVar(env, []byte(tc.v)); got != tc.want {
+			t.Errorf("holdsVar(%q) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}
