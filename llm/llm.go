@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/alice-runtime/alice/internal/procgroup"
 )
 
 // Request is one call of a bot's agent: the prompt, and the environment
@@ -115,9 +117,10 @@ type Command struct {
 	Groups GroupRecorder
 }
 
-// GroupRecorder records the process groups that agents run in.
+// GroupRecorder records the process groups that agents run in, and the
+// EnvRun entry (NAME=value) their processes carry.
 type GroupRecorder interface {
-	Started(pgid int)
+	Started(pgid int, run string)
 	Ended(pgid int)
 }
 
@@ -151,7 +154,7 @@ func (c Command) Complete(ctx context.Context, req Request) (string, error) {
 	err := cmd.Start()
 	if err == nil {
 		if c.Groups != nil {
-			c.Groups.Started(cmd.Process.Pid)
+			c.Groups.Started(cmd.Process.Pid, run)
 		}
 		err = cmd.Wait()
 		mu.Lock()
@@ -160,7 +163,7 @@ func (c Command) Complete(ctx context.Context, req Request) (string, error) {
 		}
 		mu.Unlock()
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever the agent left behind
-		stopRun(run)                                    // and what left its group
+		procgroup.KillMarked(run)                       // and what left it
 		if c.Groups != nil {
 			c.Groups.Ended(cmd.Process.Pid)
 		}

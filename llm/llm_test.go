@@ -158,8 +158,14 @@ type groupLog struct {
 	events []string
 }
 
-func (g *groupLog) Started(pgid int) { g.add("started", pgid) }
-func (g *groupLog) Ended(pgid int)   { g.add("ended", pgid) }
+func (g *groupLog) Started(pgid int, run string) {
+	if !strings.HasPrefix(run, EnvRun+"=") {
+		g.add("started without the run's mark", pgid)
+		return
+	}
+	g.add("started", pgid)
+}
+func (g *groupLog) Ended(pgid int) { g.add("ended", pgid) }
 func (g *groupLog) add(what string, pgid int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // bootID tells this boot from any other.
@@ -37,4 +38,55 @@ func startTime(pid int) (start uint64, ok bool) {
 	}
 	start, err = strconv.ParseUint(f[19], 10, 64)
 	return start, err == nil
+}
+
+// maxKillRounds bounds how often KillMarked scans: a process may fork
+// between one scan and its kill, and its child is found by the next scan.
+const maxKillRounds = 5
+
+// KillMarked sends SIGKILL to every process whose environment holds mark
+// (NAME=value, the value at least 16 hex digits; any other mark kills
+// nothing) and returns how many it killed. It reads /proc/PID/environ, the
+// environment a process started with: a process of another user cannot be
+// read, and a zombie reads as empty, so neither is touched.
+func KillMarked(mark string) (killed int) {
+	if !validMark(mark) {
+		return 0
+	}
+	want := []byte(mark)
+	for range maxKillRounds {
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			return killed
+		}
+		found := 0
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid <= 1 {
+				continue
+			}
+			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+			if err == nil && holdsEntry(env, want) && syscall.Kill(pid, syscall.SIGKILL) == nil {
+				found++
+			}
+		}
+		if found == 0 {
+			return killed
+		}
+		killed += found
+	}
+	return killed
+}
+
+// holdsEntry reports whether environ, NUL-separated NAME=value entries,
+// holds entry exactly.
+func holdsEntry(environ, entry []byte) bool {
+	for len(environ) > 0 {
+		var e []byte
+		e, environ, _ = bytes.Cut(environ, []byte{0})
+		if bytes.Equal(e, entry) {
+			return true
+		}
+	}
+	return false
 }

@@ -2,7 +2,8 @@
 // that the runtime's agents run in, so that a runtime killed with SIGKILL
 // can stop what its agents left running when it starts again. The kernel
 // kills each agent with the runtime (Pdeathsig), but not the processes the
-// agent started: those stay in its group, which is how they are found.
+// agent started: those stay in its group, which is how they are found, or
+// left it and still carry the run's mark in their environment (KillMarked).
 package procgroup
 
 import (
@@ -29,7 +30,35 @@ type Registry struct {
 	log  *slog.Logger
 
 	mu   sync.Mutex
-	live map[int]uint64 // pgid → its leader's start time, in ticks since boot
+	live map[int]group // by pgid
+}
+
+// group is what the file says of an agent's process group.
+type group struct {
+	start uint64 // its leader's start time, in ticks since boot
+	mark  string // the mark its processes carry; "" when not known
+}
+
+// A mark is the environment entry, NAME=value, that every process of an
+// agent's run inherits, so that those that leave its group are found too.
+// Any process that carries it is killed, so its value must be the run's
+// alone: at least 16 lowercase hex digits, as a random id is.
+func validMark(m string) bool {
+	name, value, ok := strings.Cut(m, "=")
+	if !ok || name == "" || len(value) < 16 {
+		return false
+	}
+	for _, c := range name {
+		if !(c == '_' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	for _, c := range value {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // process names a process across pid reuse: its pid and its start time,
@@ -56,7 +85,7 @@ func (p process) alive() bool {
 // Nothing is stopped while the runtime that wrote the file still runs: the
 // data dir is then a copy, and the groups are that runtime's, not ours.
 func Open(path string, log *slog.Logger) (*Registry, error) {
-	r := &Registry{path: path, boot: bootID(), log: log, live: map[int]uint64{}}
+	r := &Registry{path: path, boot: bootID(), log: log, live: map[int]group{}}
 	if r.boot == "" {
 		return r, nil
 	}
@@ -78,8 +107,9 @@ func Open(path string, log *slog.Logger) (*Registry, error) {
 	return r, nil
 }
 
-// Started records that an agent runs in the group pgid.
-func (r *Registry) Started(pgid int) {
+// Started records that an agent runs in the group pgid, its processes
+// marked with mark ("" or one that is not valid: none).
+func (r *Registry) Started(pgid int, mark string) {
 	if r == nil || r.boot == "" {
 		return
 	}
@@ -89,7 +119,10 @@ func (r *Registry) Started(pgid int) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.live[pgid] = start
+	if !validMark(mark) {
+		mark = ""
+	}
+	r.live[pgid] = group{start: start, mark: mark}
 	r.saveOrWarn()
 }
 
@@ -112,7 +145,8 @@ func (r *Registry) saveOrWarn() {
 	}
 }
 
-// sweep kills the groups listed in the file that are still this boot's.
+// sweep kills the groups listed in the file that are still this boot's,
+// and the processes that carry their marks.
 func (r *Registry) sweep() (stopped int, err error) {
 	data, err := os.ReadFile(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -132,8 +166,11 @@ func (r *Registry) sweep() (stopped int, err error) {
 		r.log.Warn("the data dir's list of agents' process groups was written by a runtime that still runs (is this data dir a copy?); its agents are left alone", "file", r.path, "pid", writer.pid)
 		return 0, nil
 	}
-	for pgid, start := range groups {
-		if now, alive := startTime(pgid); alive && now != start {
+	for pgid, g := range groups {
+		if g.mark != "" && KillMarked(g.mark) > 0 {
+			stopped++ // a mark is the run's alone, whatever became of its group
+		}
+		if now, alive := startTime(pgid); alive && now != g.start {
 			continue // the id names another process now
 		}
 		if err := syscall.Kill(-pgid, syscall.SIGKILL); err == nil {
@@ -150,8 +187,12 @@ func (r *Registry) sweep() (stopped int, err error) {
 func (r *Registry) save() error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "boot %s\nruntime %d %d\n", r.boot, r.self.pid, r.self.start)
-	for pgid, start := range r.live {
-		fmt.Fprintf(&b, "%d %d\n", pgid, start)
+	for pgid, g := range r.live {
+		fmt.Fprintf(&b, "%d %d", pgid, g.start)
+		if g.mark != "" {
+			fmt.Fprintf(&b, " %s", g.mark)
+		}
+		b.WriteByte('\n')
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(r.path), filepath.Base(r.path)+".*")
 	if err != nil {
@@ -168,9 +209,9 @@ func (r *Registry) save() error {
 	return os.Rename(tmp.Name(), r.path)
 }
 
-// parse reads "boot ID", "runtime PID START", and then one "PGID START" a
-// line.
-func parse(data []byte) (boot string, writer process, groups map[int]uint64, err error) {
+// parse reads "boot ID", "runtime PID START", and then one "PGID START" or
+// "PGID START MARK" a line (files written before marks have none).
+func parse(data []byte) (boot string, writer process, groups map[int]group, err error) {
 	s := bufio.NewScanner(bytes.NewReader(data))
 	if !s.Scan() {
 		return "", process{}, nil, errors.New("empty")
@@ -184,25 +225,29 @@ func parse(data []byte) (boot string, writer process, groups map[int]uint64, err
 	}
 	rest, ok := strings.CutPrefix(s.Text(), "runtime ")
 	if ok {
-		writer, ok = parseProcess(rest)
+		writer, ok = parseProcess(strings.Fields(rest))
 	}
 	if !ok {
 		return "", process{}, nil, fmt.Errorf("line 2 is %q, not the runtime's pid and start time", s.Text())
 	}
-	groups = map[int]uint64{}
+	groups = map[int]group{}
 	for line := 3; s.Scan(); line++ {
-		g, ok := parseProcess(s.Text())
-		if !ok || g.pid <= 1 { // kill(-1) would reach every process
-			return "", process{}, nil, fmt.Errorf("line %d is %q, not a group and a start time", line, s.Text())
+		f := strings.Fields(s.Text())
+		var mark string
+		if len(f) == 3 && validMark(f[2]) {
+			mark, f = f[2], f[:2]
 		}
-		groups[g.pid] = g.start
+		g, ok := parseProcess(f)
+		if !ok || g.pid <= 1 { // kill(-1) would reach every process
+			return "", process{}, nil, fmt.Errorf("line %d is %q, not a group, a start time and a mark", line, s.Text())
+		}
+		groups[g.pid] = group{start: g.start, mark: mark}
 	}
 	return boot, writer, groups, s.Err()
 }
 
-// parseProcess reads "PID START".
-func parseProcess(s string) (process, bool) {
-	f := strings.Fields(s)
+// parseProcess reads the fields "PID" "START".
+func parseProcess(f []string) (process, bool) {
 	if len(f) != 2 {
 		return process{}, false
 	}

@@ -83,7 +83,7 @@ func TestOpenStopsWhatAKilledRuntimesAgentLeft(t *testing.T) {
 	}
 	r.self = deadRuntime(t) // the file is written as by a runtime since killed
 	leader, child := startGroup(t)
-	r.Started(leader.Process.Pid)
+	r.Started(leader.Process.Pid, "")
 	// The runtime is killed: the kernel kills the agent (Pdeathsig), not
 	// the child it started, and nobody calls Ended.
 	leader.Process.Kill()
@@ -100,6 +100,35 @@ func TestOpenStopsWhatAKilledRuntimesAgentLeft(t *testing.T) {
 	if err != nil || boot != bootID() || !writer.alive() || writer.pid != os.Getpid() || len(groups) != 0 {
 		t.Fatalf("after the sweep the file holds %q %v %v (%v), want this boot, this process and no group", boot, writer, groups, err)
 	}
+}
+
+// TestOpenStopsWhatLeftTheGroup: a process that left the agent's group
+// (its own session) but carries the run's mark is stopped by the next
+// start, as the group is.
+func TestOpenStopsWhatLeftTheGroup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agents.pgids")
+	r, err := Open(path, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.self = deadRuntime(t)
+	leader, _ := startGroup(t)
+	mark := fmt.Sprintf("ALICE_TEST_RUN=%016x%08x", time.Now().UnixNano(), os.Getpid())
+	escaped := exec.Command("sleep", "300")
+	escaped.Env = append(os.Environ(), mark)
+	escaped.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := escaped.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { escaped.Process.Kill(); escaped.Wait() })
+	r.Started(leader.Process.Pid, mark)
+	leader.Process.Kill() // the runtime is killed, and the agent with it
+	leader.Wait()
+
+	if _, err := Open(path, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	awaitGone(t, escaped.Process.Pid)
 }
 
 func TestOpenSparesWhatItCannotProveIsTheAgents(t *testing.T) {
@@ -151,8 +180,8 @@ func TestTheFileFollowsTheAgents(t *testing.T) {
 	}
 	a, _ := startGroup(t)
 	b, _ := startGroup(t)
-	r.Started(a.Process.Pid)
-	r.Started(b.Process.Pid)
+	r.Started(a.Process.Pid, "")
+	r.Started(b.Process.Pid, "RUN=0123456789abcdef")
 	r.Ended(a.Process.Pid)
 	_, _, groups, err := parse(mustRead(t, path))
 	if err != nil {
@@ -161,8 +190,8 @@ func TestTheFileFollowsTheAgents(t *testing.T) {
 	if _, ok := groups[a.Process.Pid]; ok || len(groups) != 1 {
 		t.Fatalf("groups = %v, want only %d", groups, b.Process.Pid)
 	}
-	if start, _ := startTime(b.Process.Pid); groups[b.Process.Pid] != start {
-		t.Fatalf("recorded start %d, want %d", groups[b.Process.Pid], start)
+	if start, _ := startTime(b.Process.Pid); groups[b.Process.Pid] != (group{start, "RUN=0123456789abcdef"}) {
+		t.Fatalf("recorded %+v, want start %d and its mark", groups[b.Process.Pid], start)
 	}
 }
 
@@ -189,4 +218,23 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+func TestHoldsEntry(t *testing.T) {
+	env := []byte("PATH=/bin\x00ALICE_AGENT_RUN=abc\x00HOME=/root")
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{
+		{"ALICE_AGENT_RUN=abc", true},
+		{"HOME=/root", true},
+		{"PATH=/bin", true},
+		{"ALICE_AGENT_RUN=ab", false}, // a prefix of the value
+		{"ALICE_AGENT_RUN=abcd", false},
+		{"RUN=abc", false}, // a suffix of an entry
+	} {
+		if got := holdsEntry(env, []byte(tc.v)); got != tc.want {
+			t.Errorf("holdsEntry(%q) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
 }

@@ -32,22 +32,3 @@ func TestChildLeavingTheGroupIsStopped(t *testing.T) {
 	}
 	awaitDead(t, pid)
 }
-
-func TestHoldsVar(t *testing.T) {
-	env := []byte("PATH=/bin\x00ALICE_AGENT_RUN=abc\x00HOME=/root")
-	for _, tc := range []struct {
-		v    string
-		want bool
-	}{
-		{"ALICE_AGENT_RUN=abc", true},
-		{"HOME=/root", true},
-		{"PATH=/bin", true},
-		{"ALICE_AGENT_RUN=ab", false}, // a prefix of the value
-		{"ALICE_AGENT_RUN=abcd", false},
-		{"RUN=abc", false}, // a suffix of an entry
-	} {
-		if got := holdsVar(env, []byte(tc.v)); got != tc.want {
-			t.Errorf("holdsVar(%q) = %v, want %v", tc.v, got, tc.want)
-		}
-	}
-}
