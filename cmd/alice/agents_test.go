@@ -153,6 +153,7 @@ wait.2) "$ALICE_RUNTIME_BIN" runtime goal complete > /dev/null || exit 9
    echo "turn 1: started" ;;
 *.2) if [ "$MODE" = hang ] && [ ! -e "$AGENT_DIR/hung" ]; then
      sleep 300 & echo $! > "$AGENT_DIR/grandchild.pid"
+     setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > "$AGENT_DIR/escaped.pid"
      echo $$ > "$AGENT_DIR/hung"; exec sleep 60
    fi
    "$ALICE_RUNTIME_BIN" runtime goal delay 0s "running them" > /dev/null || exit 9
@@ -227,7 +228,7 @@ func TestGoalLoopDrivesTheAgent(t *testing.T) {
 
 // TestGoalLoopSurvivesKill9InATurn: the runtime is killed while the agent
 // works on turn 2; the agent dies with it, and what the agent started dies
-// when the runtime starts again. After the restart turn 2 runs again under
+// when the runtime starts again, in the agent's group or out of it. After the restart turn 2 runs again under
 // the same number and the goal is completed on turn 3, each reply delivered
 // once.
 func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
@@ -249,12 +250,19 @@ func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
 	// The kernel stops only the agent; its own child is left to the next
 	// start of the runtime.
 	grandchild := pidIn(filepath.Join(dir, "grandchild.pid"))
-	if grandchild <= 0 || !running(grandchild) {
-		t.Fatalf("the agent's child (pid %d) is not running after the kill; the restart has nothing to show", grandchild)
+	escaped := pidIn(filepath.Join(dir, "escaped.pid"))
+	for _, c := range []struct {
+		what string
+		pid  int
+	}{{"child", grandchild}, {"child in a session of its own", escaped}} {
+		if c.pid <= 0 || !running(c.pid) {
+			t.Fatalf("the agent's %s (pid %d) is not running after the kill; the restart has nothing to show", c.what, c.pid)
+		}
 	}
 
 	p = startAlice(t, cfg)
 	await.Until(t, 10*time.Second, "the restart to stop the agent's child", func() bool { return !running(grandchild) })
+	await.Until(t, 10*time.Second, "the restart to stop the agent's child that left its group", func() bool { return !running(escaped) })
 	awaitGoalCompleted(t, p, 60*time.Second, "the goal to be completed after the restart")
 	// The last reply is recorded when the turn ends, after the agent's own
 	// complete.
