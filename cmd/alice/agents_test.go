@@ -228,9 +228,9 @@ func TestGoalLoopDrivesTheAgent(t *testing.T) {
 
 // TestGoalLoopSurvivesKill9InATurn: the runtime is killed while the agent
 // works on turn 2; the agent dies with it, and what the agent started dies
-// when the runtime starts again, in the agent's group or out of it. After the restart turn 2 runs again under
-// the same number and the goal is completed on turn 3, each reply delivered
-// once.
+// when the runtime starts again, in the agent's group or out of it. After
+// the restart turn 2 runs again under the same number and the goal is
+// completed on turn 3, each reply delivered once.
 func TestGoalLoopSurvivesKill9InATurn(t *testing.T) {
 	t.Parallel()
 	cfg, dir := goalConfig(t, "hang")

@@ -99,7 +99,7 @@ func Open(path string, log *slog.Logger) (*Registry, error) {
 		log.Warn("the agents' process groups left by the last run could not all be checked", "file", path, "err", err)
 	}
 	if stopped > 0 {
-		log.Warn("stopped process groups that agents left running when the runtime was killed", "groups", stopped)
+		log.Warn("stopped what agents left running when the runtime was killed", "groups_or_runs", stopped)
 	}
 	if err := r.save(); err != nil {
 		return nil, err
@@ -146,7 +146,8 @@ func (r *Registry) saveOrWarn() {
 }
 
 // sweep kills the groups listed in the file that are still this boot's,
-// and the processes that carry their marks.
+// and the processes that carry their marks; it counts each group or mark
+// that had something to kill.
 func (r *Registry) sweep() (stopped int, err error) {
 	data, err := os.ReadFile(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
