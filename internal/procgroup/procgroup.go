@@ -99,7 +99,7 @@ func Open(path string, log *slog.Logger) (*Registry, error) {
 		log.Warn("the agents' process groups left by the last run could not all be checked", "file", path, "err", err)
 	}
 	if stopped > 0 {
-		log.Warn("stopped what agents left running when the runtime was killed", "groups_or_runs", stopped)
+		log.Warn("stopped what agents left running when the runtime was killed", "runs", stopped)
 	}
 	if err := r.save(); err != nil {
 		return nil, err
@@ -146,8 +146,8 @@ func (r *Registry) saveOrWarn() {
 }
 
 // sweep kills the groups listed in the file that are still this boot's,
-// and the processes that carry their marks; it counts each group or mark
-// that had something to kill.
+// and the processes that carry their marks; it counts the agents' runs
+// that had something left to kill.
 func (r *Registry) sweep() (stopped int, err error) {
 	data, err := os.ReadFile(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -168,13 +168,14 @@ func (r *Registry) sweep() (stopped int, err error) {
 		return 0, nil
 	}
 	for pgid, g := range groups {
-		if g.mark != "" && KillMarked(g.mark) > 0 {
-			stopped++ // a mark is the run's alone, whatever became of its group
+		// A mark is the run's alone, whatever became of its group.
+		killed := g.mark != "" && KillMarked(g.mark) > 0
+		// The group's id is the agent's while its leader is the recorded
+		// process or gone; otherwise it names another process now.
+		if now, alive := startTime(pgid); !alive || now == g.start {
+			killed = syscall.Kill(-pgid, syscall.SIGKILL) == nil || killed
 		}
-		if now, alive := startTime(pgid); alive && now != g.start {
-			continue // the id names another process now
-		}
-		if err := syscall.Kill(-pgid, syscall.SIGKILL); err == nil {
+		if killed {
 			stopped++
 		}
 	}
