@@ -44,16 +44,22 @@ func startTime(pid int) (start uint64, ok bool) {
 // between one scan and its kill, and its child is found by the next scan.
 const maxKillRounds = 5
 
-// KillMarked sends SIGKILL to every process whose environment holds mark
-// (NAME=value, the value at least 16 hex digits; any other mark kills
+// KillMarked sends SIGKILL to every process whose environment holds one of
+// marks (NAME=value, the value at least 16 hex digits; any other mark kills
 // nothing) and returns how many it killed. It reads /proc/PID/environ, the
 // environment a process started with: a process of another user cannot be
-// read, and a zombie reads as empty, so neither is touched.
-func KillMarked(mark string) (killed int) {
-	if !validMark(mark) {
+// read, and a zombie reads as empty, so neither is touched. One scan serves
+// every mark, however many runs a restart finds.
+func KillMarked(marks ...string) (killed int) {
+	want := map[string]bool{}
+	for _, m := range marks {
+		if validMark(m) {
+			want[m] = true
+		}
+	}
+	if len(want) == 0 {
 		return 0
 	}
-	want := []byte(mark)
 	for range maxKillRounds {
 		entries, err := os.ReadDir("/proc")
 		if err != nil {
@@ -66,7 +72,7 @@ func KillMarked(mark string) (killed int) {
 				continue
 			}
 			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-			if err == nil && holdsEntry(env, want) && syscall.Kill(pid, syscall.SIGKILL) == nil {
+			if err == nil && holdsAny(env, want) && syscall.Kill(pid, syscall.SIGKILL) == nil {
 				found++
 			}
 		}
@@ -78,13 +84,13 @@ func KillMarked(mark string) (killed int) {
 	return killed
 }
 
-// holdsEntry reports whether environ, NUL-separated NAME=value entries,
-// holds entry exactly.
-func holdsEntry(environ, entry []byte) bool {
+// holdsAny reports whether environ, NUL-separated NAME=value entries,
+// holds one of entries exactly.
+func holdsAny(environ []byte, entries map[string]bool) bool {
 	for len(environ) > 0 {
 		var e []byte
 		e, environ, _ = bytes.Cut(environ, []byte{0})
-		if bytes.Equal(e, entry) {
+		if entries[string(e)] {
 			return true
 		}
 	}

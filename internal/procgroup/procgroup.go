@@ -94,12 +94,12 @@ func Open(path string, log *slog.Logger) (*Registry, error) {
 		return nil, fmt.Errorf("read this process's start time in /proc")
 	}
 	r.self = process{pid: os.Getpid(), start: start}
-	stopped, err := r.sweep()
+	groups, marked, err := r.sweep()
 	if err != nil {
 		log.Warn("the agents' process groups left by the last run could not all be checked", "file", path, "err", err)
 	}
-	if stopped > 0 {
-		log.Warn("stopped what agents left running when the runtime was killed", "runs", stopped)
+	if groups > 0 || marked > 0 {
+		log.Warn("stopped what agents left running when the runtime was killed", "groups", groups, "processes_out_of_their_group", marked)
 	}
 	if err := r.save(); err != nil {
 		return nil, err
@@ -146,40 +146,44 @@ func (r *Registry) saveOrWarn() {
 }
 
 // sweep kills the groups listed in the file that are still this boot's,
-// and the processes that carry their marks; it counts the agents' runs
-// that had something left to kill.
-func (r *Registry) sweep() (stopped int, err error) {
+// and the processes that carry their marks, all of them in one scan; it
+// returns how many groups it killed and how many marked processes.
+func (r *Registry) sweep() (groups, marked int, err error) {
 	data, err := os.ReadFile(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	boot, writer, groups, err := parse(data)
+	boot, writer, listed, err := parse(data)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", r.path, err)
+		return 0, 0, fmt.Errorf("%s: %w", r.path, err)
 	}
 	if boot != r.boot {
-		return 0, nil // the machine restarted since: nothing of that run is left
+		return 0, 0, nil // the machine restarted since: nothing of that run is left
 	}
 	if writer.alive() {
 		r.log.Warn("the data dir's list of agents' process groups was written by a runtime that still runs (is this data dir a copy?); its agents are left alone", "file", r.path, "pid", writer.pid)
-		return 0, nil
+		return 0, 0, nil
 	}
-	for pgid, g := range groups {
-		// A mark is the run's alone, whatever became of its group.
-		killed := g.mark != "" && KillMarked(g.mark) > 0
-		// The group's id is the agent's while its leader is the recorded
-		// process or gone; otherwise it names another process now.
-		if now, alive := startTime(pgid); !alive || now == g.start {
-			killed = syscall.Kill(-pgid, syscall.SIGKILL) == nil || killed
-		}
-		if killed {
-			stopped++
+	// A mark is its run's alone, whatever became of the run's group.
+	var marks []string
+	for _, g := range listed {
+		if g.mark != "" {
+			marks = append(marks, g.mark)
 		}
 	}
-	return stopped, nil
+	marked = KillMarked(marks...)
+	for pgid, g := range listed {
+		if now, alive := startTime(pgid); alive && now != g.start {
+			continue // the id names another process now
+		}
+		if err := syscall.Kill(-pgid, syscall.SIGKILL); err == nil {
+			groups++
+		}
+	}
+	return groups, marked, nil
 }
 
 // save writes the file whole, through a rename, so that a runtime killed

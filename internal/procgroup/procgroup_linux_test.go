@@ -102,9 +102,9 @@ func TestOpenStopsWhatAKilledRuntimesAgentLeft(t *testing.T) {
 	}
 }
 
-// TestOpenStopsWhatLeftTheGroup: a process that left the agent's group
-// (its own session) but carries the run's mark is stopped by the next
-// start, as the group is.
+// TestOpenStopsWhatLeftTheGroup: processes that left their agents' groups
+// (each in a session of its own) but carry their runs' marks are stopped
+// by the next start, as the groups are: two runs, one scan.
 func TestOpenStopsWhatLeftTheGroup(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "agents.pgids")
 	r, err := Open(path, quiet())
@@ -112,23 +112,29 @@ func TestOpenStopsWhatLeftTheGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.self = deadRuntime(t)
-	leader, _ := startGroup(t)
-	mark := fmt.Sprintf("ALICE_TEST_RUN=%016x%08x", time.Now().UnixNano(), os.Getpid())
-	escaped := exec.Command("sleep", "300")
-	escaped.Env = append(os.Environ(), mark)
-	escaped.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := escaped.Start(); err != nil {
-		t.Fatal(err)
+	var escaped []*exec.Cmd
+	for i := range 2 {
+		leader, _ := startGroup(t)
+		mark := fmt.Sprintf("ALICE_TEST_RUN=%016x%08x", time.Now().UnixNano(), os.Getpid()*2+i)
+		cmd := exec.Command("sleep", "300")
+		cmd.Env = append(os.Environ(), mark)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		escaped = append(escaped, cmd)
+		r.Started(leader.Process.Pid, mark)
+		leader.Process.Kill() // the runtime is killed, and the agent with it
+		leader.Wait()
 	}
-	t.Cleanup(func() { escaped.Process.Kill(); escaped.Wait() })
-	r.Started(leader.Process.Pid, mark)
-	leader.Process.Kill() // the runtime is killed, and the agent with it
-	leader.Wait()
 
 	if _, err := Open(path, quiet()); err != nil {
 		t.Fatal(err)
 	}
-	awaitGone(t, escaped.Process.Pid)
+	for _, cmd := range escaped {
+		awaitGone(t, cmd.Process.Pid)
+	}
 }
 
 func TestOpenSparesWhatItCannotProveIsTheAgents(t *testing.T) {
@@ -220,7 +226,7 @@ func mustRead(t *testing.T, path string) []byte {
 	return data
 }
 
-func TestHoldsEntry(t *testing.T) {
+func TestHoldsAny(t *testing.T) {
 	env := []byte("PATH=/bin\x00ALICE_AGENT_RUN=abc\x00HOME=/root")
 	for _, tc := range []struct {
 		v    string
@@ -233,8 +239,11 @@ func TestHoldsEntry(t *testing.T) {
 		{"ALICE_AGENT_RUN=abcd", false},
 		{"RUN=abc", false}, // a suffix of an entry
 	} {
-		if got := holdsEntry(env, []byte(tc.v)); got != tc.want {
-			t.Errorf("holdsEntry(%q) = %v, want %v", tc.v, got, tc.want)
+		if got := holdsAny(env, map[string]bool{tc.v: true}); got != tc.want {
+			t.Errorf("holdsAny(%q) = %v, want %v", tc.v, got, tc.want)
 		}
+	}
+	if !holdsAny(env, map[string]bool{"X=1": true, "HOME=/root": true}) {
+		t.Error("holdsAny missed the one entry of two that the environment holds")
 	}
 }
