@@ -26,6 +26,9 @@ type counterID struct{ bot, name string }
 
 func (id counterID) key() []byte { return tupleKey(famCounter, id.bot, id.name) }
 
+// keyLen is len(id.key()), for a write's size, without building the key.
+func (id counterID) keyLen() int { return 1 + partsLen(id.bot, id.name) }
+
 // counterDelta adds delta to a bot's counter.
 type counterDelta struct {
 	id    counterID
@@ -47,7 +50,7 @@ func (w *write) size() (count, bytes int64) {
 		bytes += int64(len(o.key)+len(o.value)) + 12
 	}
 	for _, c := range w.counters {
-		bytes += int64(1+partsLen(c.id.bot, c.id.name)) + 8 + 12
+		bytes += int64(c.id.keyLen()) + 8 + 12
 	}
 	return int64(len(w.ops) + len(w.counters)), bytes
 }

@@ -105,6 +105,10 @@ func TestKeysAreSizedExactly(t *testing.T) {
 			t.Errorf("%s key: %d bytes in a buffer of %d", tc.name, len(tc.key), cap(tc.key))
 		}
 	}
+	// A write's size counts its counters' keys without building them.
+	if id := (counterID{"main", long}); id.keyLen() != len(id.key()) {
+		t.Errorf("counter keyLen = %d, its key has %d bytes", id.keyLen(), len(id.key()))
+	}
 	if n := testing.AllocsPerRun(100, func() { convKey(famConvStatus, k, "active", long) }); n != 1 {
 		t.Errorf("building a key took %v allocations, want 1", n)
 	}
