@@ -18,10 +18,9 @@ build:
 install:
 	$(GO) install ./cmd/alice
 
+# gofmt, go vet and staticcheck, as CI runs them before the tests.
 lint:
-	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
-	$(GO) vet ./... ./testdata/vegeta ./testdata/syncstall
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... ./testdata/vegeta ./testdata/syncstall
+	GO=$(GO) bash .ci/lint
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
