@@ -43,7 +43,9 @@ type Metrics struct {
 }
 
 // New registers the metrics, and the store's per-bot counts for bots, read
-// through totals on each scrape.
+// through totals on each scrape. With totals nil (a program embedding the
+// runtime without a store's counts) only the live conversations are
+// reported for each bot.
 func New(bots []string, totals Totals) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), live: map[string]int64{}}
 	m.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -187,6 +189,9 @@ func (s *stored) Collect(ch chan<- prometheus.Metric) {
 		live := s.m.live[bot]
 		s.m.mu.Unlock()
 		ch <- prometheus.MustNewConstMetric(liveDesc, prometheus.GaugeValue, float64(live), bot)
+		if s.totals == nil {
+			continue
+		}
 		conversations, messages, tasks, err := s.totals(ctx, bot)
 		if err != nil {
 			ch <- prometheus.NewInvalidMetric(conversationsDesc, err)
