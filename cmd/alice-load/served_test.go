@@ -1,0 +1,85 @@
+package main
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alice-runtime/alice/metrics"
+)
+
+// TestCountServed reads a page the runtime's own metrics wrote: the counts
+// must be those of the requested kinds only, split at the bound.
+func TestCountServed(t *testing.T) {
+	m := metrics.New([]string{"load"}, nil)
+	for _, took := range []time.Duration{time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond} {
+		m.Request("POST", "/api/v1/automation/tasks", 201, took)
+	}
+	m.Request("POST", "/api/v1/automation/tasks", 400, time.Millisecond) // another status
+	m.Request("GET", "/api/v1/automation/tasks", 200, time.Millisecond)  // another method
+	m.Request("POST", "/api/v1/goal", 201, 40*time.Millisecond)
+	m.Request("POST", "/api/v1/goal/complete", 200, 2*time.Millisecond)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	page, err := io.ReadAll(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	creates := []answerKind{{"POST", "/api/v1/automation/tasks", "201"}}
+	cycles := []answerKind{{"POST", "/api/v1/goal", "201"}, {"POST", "/api/v1/goal/complete", "200"}}
+	tests := []struct {
+		name    string
+		kinds   []answerKind
+		bound   float64
+		want    served
+		wantErr string
+	}{
+		{"one kind", creates, 0.025, served{within: 2, all: 3}, ""},
+		{"two kinds summed", cycles, 0.025, served{within: 1, all: 2}, ""},
+		{"a tighter bound", creates, 0.005, served{within: 1, all: 3}, ""},
+		{"a kind never answered", []answerKind{{"DELETE", "/api/v1/goal", "204"}}, 0.025, served{}, ""},
+		{"no bucket at the bound", creates, 0.02, served{}, "no bucket at 0.02 s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := countServed(page, tt.kinds, tt.bound)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("counted %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestServedShare(t *testing.T) {
+	tests := []struct {
+		s    served
+		want string
+	}{
+		{served{within: 9963, all: 10000}, "99.63%"},
+		{served{within: 5, all: 5}, "100.00%"},
+		{served{}, "-"},
+	}
+	for _, tt := range tests {
+		if got := tt.s.share(); got != tt.want {
+			t.Errorf("%+v: share %q, want %q", tt.s, got, tt.want)
+		}
+	}
+	if got := (served{within: 7, all: 9}).minus(served{within: 2, all: 3}); got != (served{within: 5, all: 6}) {
+		t.Errorf("minus: %+v", got)
+	}
+	if got := (served{within: 7, all: 9}).plus(served{within: 2, all: 3}); got != (served{within: 9, all: 12}) {
+		t.Errorf("plus: %+v", got)
+	}
+}
