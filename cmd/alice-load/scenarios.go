@@ -202,7 +202,7 @@ func scenarioWrites(o options) error {
 				if err != nil {
 					return err
 				}
-				before, err := t.served(m.answers, servedBound)
+				before, err := t.answered(m.answers, servedBound)
 				if err != nil {
 					return err
 				}
@@ -211,7 +211,7 @@ func scenarioWrites(o options) error {
 				if r.errors > 0 {
 					return fmt.Errorf("%s, %s: %d errors, the first: %v", t.name, m.name, r.errors, r.firstError)
 				}
-				after, err := t.served(m.answers, servedBound)
+				after, err := t.answered(m.answers, servedBound)
 				if err != nil {
 					return err
 				}

@@ -10,6 +10,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/alice-runtime/alice"
 )
 
 // The server's own timing of its answers, from GET /metrics: how long the
@@ -47,12 +49,17 @@ func (s served) share() string {
 	return fmt.Sprintf("%.2f%%", 100*float64(s.within)/float64(s.all))
 }
 
-// served reads the target's metrics and sums the answers of kinds, and
-// those that took at most bound seconds (a boundary of the histogram).
-func (t *target) served(kinds []answerKind, bound float64) (served, error) {
+// answered reads the target's metrics and sums the answers of kinds, and
+// those that took at most bound seconds (a boundary of the histogram). A
+// server that serves no metrics (one embedded without them, measured with
+// -url) counts nothing, which the table shows as "-".
+func (t *target) answered(kinds []answerKind, bound float64) (served, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	status, body, err := t.client().Raw(ctx, http.MethodGet, "/metrics", zeroConv, "", nil)
+	if alice.ErrorCode(err) == alice.ENotFound {
+		return served{}, nil
+	}
 	if err != nil {
 		return served{}, fmt.Errorf("read the server's metrics: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -81,5 +82,44 @@ func TestServedShare(t *testing.T) {
 	}
 	if got := (served{within: 7, all: 9}).plus(served{within: 2, all: 3}); got != (served{within: 9, all: 12}) {
 		t.Errorf("plus: %+v", got)
+	}
+}
+
+// TestAnswered reads the counts over HTTP, as the writes scenario does: a
+// server without metrics counts nothing, and a refused read is an error.
+func TestAnswered(t *testing.T) {
+	m := metrics.New([]string{"load"}, nil)
+	m.Request("POST", "/api/v1/automation/tasks", 201, time.Millisecond)
+	creates := []answerKind{{"POST", "/api/v1/automation/tasks", "201"}}
+	tests := []struct {
+		name    string
+		handler http.Handler
+		want    served
+		wantErr string
+	}{
+		{"metrics served", m.Handler(), served{within: 1, all: 1}, ""},
+		{"no metrics", http.NotFoundHandler(), served{}, ""},
+		{"refused", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, `{"error":"invalid token"}`, http.StatusUnauthorized)
+		}), served{}, "invalid token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			got, err := (&target{url: srv.URL, token: loadToken}).answered(creates, servedBound)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("counted %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }
