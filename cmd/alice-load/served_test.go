@@ -47,18 +47,7 @@ func TestCountServed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := countServed(page, tt.kinds, tt.bound)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Fatalf("counted %+v, want %+v", got, tt.want)
-			}
+			checkCounted(t, got, err, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -108,18 +97,25 @@ func TestAnswered(t *testing.T) {
 			srv := httptest.NewServer(tt.handler)
 			defer srv.Close()
 			got, err := (&target{url: srv.URL, token: loadToken}).answered(creates, servedBound)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Fatalf("counted %+v, want %+v", got, tt.want)
-			}
+			checkCounted(t, got, err, tt.want, tt.wantErr)
 		})
+	}
+}
+
+// checkCounted fails t unless err says wantErr, or, with wantErr empty,
+// there is no error and got is want.
+func checkCounted(t *testing.T, got served, err error, want served, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one saying %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("counted %+v, want %+v", got, want)
 	}
 }
