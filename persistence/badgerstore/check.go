@@ -129,8 +129,8 @@ func (c *checker) run() error {
 			return
 		}
 		c.r.Tasks++
-		if ts.ID != id || ts.Scope() != key.Scope {
-			c.problem("task record of %s under %s holds task %s of %s", id, key, ts.ID, ts.Scope())
+		if err := fillTask(&ts, key, id); err != nil {
+			c.problem("%v", err)
 		}
 		tasks[key.Bot+"\x00"+id] = taskRef{key, ts}
 		if counted[key] == nil {

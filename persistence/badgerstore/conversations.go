@@ -107,7 +107,7 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 		}
 		id := t.ID
 		if next != nil {
-			v, err := encodeRecord(next)
+			v, err := encodeTask(next)
 			if err != nil {
 				return nil, err
 			}
@@ -214,7 +214,7 @@ func (s *Store) TaskRecord(_ context.Context, key alice.ConversationKey, id stri
 	ts := new(alice.TaskState)
 	var found bool
 	err := s.versions.view(func(txn *badger.Txn) (err error) {
-		found, err = getRecord(txn, convKey(famTask, key, id), ts)
+		found, err = getTask(txn, key, id, ts)
 		return err
 	})
 	if err != nil {

@@ -17,10 +17,12 @@ import (
 
 // The format version key holds formatCurrent once a data dir is in this
 // format. On the way there it holds formatCleanup while the keys of format 1
-// are being deleted, and format2 until the records of format 2 have their
-// version byte.
+// are being deleted, format2 until the records of format 2 have their
+// version byte, and format3 until it is recorded that task records may
+// leave out their id and scope.
 const (
-	formatCurrent = "3"
+	formatCurrent = "4"
+	format3       = "3"
 	format2       = "2"
 	formatCleanup = "2-cleanup"
 )
@@ -56,7 +58,12 @@ type v1Snapshot struct {
 //  2. the format 1 keys are deleted, and the format becomes "2";
 //  3. the records that format 2 wrote as bare JSON (runs, outbox messages,
 //     idempotency records) get their version byte, and the format becomes
-//     "3", the current one.
+//     "3";
+//  4. nothing is rewritten: a task record of format 3 holds its id and
+//     scope, which agree with its key, and reads as one of format 4 does.
+//     Recording "4", the current format, keeps an older alice, which
+//     would read a record of format 4 as a task without an id, from
+//     opening the data dir.
 func migrate(v *versions, log *slog.Logger) error {
 	for {
 		version, err := readVersion(v)
@@ -79,6 +86,8 @@ func migrate(v *versions, log *slog.Logger) error {
 			err = migrateCleanup(v, log)
 		case format2:
 			err = migrateV2(v, log)
+		case format3:
+			err = writeVersion(v, formatCurrent)
 		default:
 			return fmt.Errorf("the data dir is in format %q, which this alice does not know (written by a newer alice?)", version)
 		}
@@ -339,7 +348,7 @@ func migrateV2(v *versions, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := finishStep(v, wb, ts, formatCurrent); err != nil {
+	if err := finishStep(v, wb, ts, format3); err != nil {
 		return err
 	}
 	log.Info("migrated the data dir to format 3", "records", n, "took", time.Since(start).Round(time.Millisecond))

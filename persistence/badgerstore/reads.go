@@ -23,6 +23,19 @@ func getRecord(txn *badger.Txn, k []byte, v any) (bool, error) {
 	return true, item.Value(func(b []byte) error { return decodeRecord(b, v) })
 }
 
+// getTask reads the record of task id in conversation key into ts and
+// reports whether it exists.
+func getTask(txn *badger.Txn, key alice.ConversationKey, id string, ts *alice.TaskState) (bool, error) {
+	item, err := txn.Get(convKey(famTask, key, id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, item.Value(func(v []byte) error { return decodeTask(v, key, id, ts) })
+}
+
 // keyIterator iterates the keys under prefix without fetching values
 // ahead: most scans read keys only, and the others few of the values.
 func keyIterator(txn *badger.Txn, prefix []byte) *badger.Iterator {
@@ -51,15 +64,17 @@ func scanKeys(txn *badger.Txn, prefix []byte, fn func(rest []byte) error) error 
 	return nil
 }
 
-// scanValues calls fn with the values of the keys under prefix from offset,
-// at most limit of them; the keys before offset are skipped unread.
-func scanValues(txn *badger.Txn, prefix []byte, offset, limit int, fn func(v []byte) error) error {
+// scanValues calls fn with the rest of each key under prefix and its
+// value, from offset, at most limit of them; the keys before offset are
+// skipped unread.
+func scanValues(txn *badger.Txn, prefix []byte, offset, limit int, fn func(rest, v []byte) error) error {
 	it := keyIterator(txn, prefix)
 	defer it.Close()
 	i := 0
 	for it.Rewind(); it.Valid() && i < offset+limit; it.Next() {
 		if i >= offset {
-			if err := it.Item().Value(fn); err != nil {
+			rest := it.Item().Key()[len(prefix):]
+			if err := it.Item().Value(func(v []byte) error { return fn(rest, v) }); err != nil {
 				return err
 			}
 		}
@@ -72,7 +87,7 @@ func scanValues(txn *badger.Txn, prefix []byte, offset, limit int, fn func(v []b
 // of them.
 func scanRecords[T any](txn *badger.Txn, prefix []byte, offset, limit int) ([]T, error) {
 	out := []T{}
-	err := scanValues(txn, prefix, offset, limit, func(v []byte) error {
+	err := scanValues(txn, prefix, offset, limit, func(_, v []byte) error {
 		var x T
 		if err := decodeRecord(v, &x); err != nil {
 			return err
@@ -99,7 +114,7 @@ func (s *Store) Task(_ context.Context, bot, id string) (*alice.TaskState, alice
 		if key, err = taskOwner(txn, bot, id); err != nil {
 			return err
 		}
-		found, err := getRecord(txn, convKey(famTask, key, id), &ts)
+		found, err := getTask(txn, key, id, &ts)
 		if err == nil && !found {
 			err = errors.New("task " + id + " is indexed but has no record")
 		}
@@ -136,9 +151,9 @@ func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice
 	out := []alice.Task{}
 	total := 0
 	err := s.versions.view(func(txn *badger.Txn) error {
-		appendTask := func(v []byte) error {
+		appendTask := func(key alice.ConversationKey, id string, v []byte) error {
 			var ts alice.TaskState
-			if err := decodeRecord(v, &ts); err != nil {
+			if err := decodeTask(v, key, id, &ts); err != nil {
 				return err
 			}
 			out = append(out, ts.Task)
@@ -152,7 +167,13 @@ func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice
 			}
 			if f.Status == "" {
 				total = h.Tasks.Total()
-				return scanValues(txn, convKey(famTask, key), p.Offset, p.Limit, appendTask)
+				return scanValues(txn, convKey(famTask, key), p.Offset, p.Limit, func(rest, v []byte) error {
+					id, _, err := readPart(rest)
+					if err != nil {
+						return err
+					}
+					return appendTask(key, id, v)
+				})
 			}
 			total = h.Tasks.Of(f.Status)
 			var ids []string
@@ -236,13 +257,13 @@ func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice
 }
 
 // readTasks reads the records of ids in conversation key.
-func readTasks(txn *badger.Txn, key alice.ConversationKey, ids []string, fn func(v []byte) error) error {
+func readTasks(txn *badger.Txn, key alice.ConversationKey, ids []string, fn func(key alice.ConversationKey, id string, v []byte) error) error {
 	for _, id := range ids {
 		item, err := txn.Get(convKey(famTask, key, id))
 		if err != nil {
 			return err
 		}
-		if err := item.Value(fn); err != nil {
+		if err := item.Value(func(v []byte) error { return fn(key, id, v) }); err != nil {
 			return err
 		}
 	}

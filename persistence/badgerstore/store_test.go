@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -550,6 +551,152 @@ func TestMigrateFormat2(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r := checkDir(t, dir); len(r.Problems) > 0 || r.Conversations != 1 || r.Tasks != 2 || r.Runs != 2 || r.Messages != 2 {
+		t.Fatalf("check after migrating = %+v", r)
+	}
+}
+
+// TestTaskRecordsLeaveOutTheirKey: a task record holds neither the task's
+// id nor its scope, which its key holds, and every way of reading it gives
+// them back.
+func TestTaskRecordsLeaveOutTheirKey(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	c := newConv(t, s, chat("oc_1"))
+	c.put(task(c.key, "task_a", alice.TaskActive, at(1)), task(c.key, "task_b", alice.TaskPaused, nil))
+
+	err := s.versions.view(func(txn *badger.Txn) error {
+		item, err := txn.Get(convKey(famTask, c.key, "task_a"))
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		for _, field := range []string{`"id"`, `"scope_type"`, `"scope_id"`, "task_a", "oc_1"} {
+			if bytes.Contains(v, []byte(field)) {
+				return fmt.Errorf("record %q holds %s", v, field)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	want := func(how string, got alice.Task, id string) {
+		t.Helper()
+		if got.ID != id || got.Scope() != c.key.Scope {
+			t.Errorf("%s: task %q of %v; want %s of %v", how, got.ID, got.Scope(), id, c.key.Scope)
+		}
+	}
+	ts, key, err := s.Task(ctx, "main", "task_a")
+	if err != nil || key != c.key {
+		t.Fatalf("Task: %v, %v", key, err)
+	}
+	want("Task", ts.Task, "task_a")
+	if ts, err = s.TaskRecord(ctx, c.key, "task_b"); err != nil {
+		t.Fatal(err)
+	}
+	want("TaskRecord", ts.Task, "task_b")
+	for _, f := range []alice.TaskFilter{
+		{ScopeType: alice.ScopeChat, ScopeID: "oc_1"},                           // the scope's records in turn
+		{ScopeType: alice.ScopeChat, ScopeID: "oc_1", Status: alice.TaskPaused}, // by the scope's status index
+		{},                         // by the bot's index
+		{Status: alice.TaskActive}, // by the bot's status index
+	} {
+		list, _, err := s.Tasks(ctx, "main", f, alice.Page{Limit: 10})
+		if err != nil || len(list) == 0 {
+			t.Fatalf("Tasks(%+v) = %v, %v", f, list, err)
+		}
+		for _, got := range list {
+			want(fmt.Sprintf("Tasks(%+v)", f), got, map[alice.TaskStatus]string{alice.TaskActive: "task_a", alice.TaskPaused: "task_b"}[got.Status])
+		}
+	}
+}
+
+// TestCheckFindsATaskRecordOfAnotherTask: a record that names a task or a
+// scope other than its key's (as one of format 3 could) is reported, and
+// reading it fails rather than answering with the wrong task.
+func TestCheckFindsATaskRecordOfAnotherTask(t *testing.T) {
+	s, dir := openTemp(t, Options{})
+	c := newConv(t, s, chat("oc_1"))
+	c.put(task(c.key, "task_a", alice.TaskActive, at(1)))
+	other, err := encodeRecord(task(chat("oc_2"), "task_a", alice.TaskActive, at(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.committer.submit(&write{ops: []op{{key: convKey(famTask, c.key, "task_a"), value: other}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TaskRecord(ctx, c.key, "task_a"); err == nil || !strings.Contains(err.Error(), "holds task task_a of chat/oc_2") {
+		t.Errorf("TaskRecord of a record of another scope: %v", err)
+	}
+	s.Close()
+	r := checkDir(t, dir)
+	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "holds task task_a of chat/oc_2") {
+		t.Fatalf("check found %q; want the record of another scope", r.Problems)
+	}
+}
+
+// TestMigrateFormat3 opens a copy of a data dir written by format 3, whose
+// task records hold their id and scope, and checks that it is recorded as
+// format 4 without a rewrite, that its tasks read back whole, and that a
+// task written again reads back as well.
+func TestMigrateFormat3(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := os.CopyFS(dir, os.DirFS("../../testdata/v3-datadir/store")); err != nil {
+		t.Fatal(err)
+	}
+	fixture := chat("oc_fixture")
+	const active, paused, done = "task_01m8jf9d2w5gzcr4h2sd2p79nq", "task_01m8jf9d348v7g7kqq8xvwvqt0", "task_01m8jf9js4qy9ee0ne1fg9g3v3"
+	s, err := Open(dir, Options{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := readVersion(s.versions); err != nil || v != formatCurrent {
+		t.Fatalf("format = %q, %v; want %q", v, err, formatCurrent)
+	}
+	h, err := s.Load(ctx, fixture)
+	if err != nil || h.Goal == nil || h.Goal.Description != "Format 3 goal" || h.Messages != 1 || h.Tasks.Active != 1 || h.Tasks.Paused != 1 || h.Tasks.Completed != 1 {
+		t.Fatalf("header = %+v, %v", h, err)
+	}
+	list, n, err := s.Tasks(ctx, "main", alice.TaskFilter{}, alice.Page{Limit: 10})
+	if err != nil || n != 3 || len(list) != 3 {
+		t.Fatalf("tasks = %+v (%d), %v", list, n, err)
+	}
+	for i, want := range []struct {
+		id     string
+		status alice.TaskStatus
+		title  string
+	}{{active, alice.TaskActive, "active one-shot"}, {paused, alice.TaskPaused, "daily"}, {done, alice.TaskCompleted, "fired"}} {
+		if got := list[i]; got.ID != want.id || got.Scope() != fixture.Scope || got.Status != want.status || got.Title != want.title {
+			t.Errorf("task %d = %+v; want %s, %s, %q in %v", i, got, want.id, want.status, want.title, fixture.Scope)
+		}
+	}
+	if runs, n, err := s.Runs(ctx, done, alice.Page{Limit: 10}); err != nil || n != 1 || len(runs) != 1 || runs[0].MessageID == "" {
+		t.Fatalf("runs of %s = %+v (%d), %v", done, runs, n, err)
+	}
+
+	// Written again, in format 4.
+	prev, err := s.TaskRecord(ctx, fixture, paused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := *prev
+	next.Status, next.PausedReason = alice.TaskCancelled, ""
+	hNext := h.Clone()
+	hNext.Tasks.Add(alice.TaskPaused, -1)
+	hNext.Tasks.Add(alice.TaskCancelled, 1)
+	if err := s.Commit(ctx, fixture, &persistence.Change{PrevHeader: &h, Header: &hNext, Tasks: []persistence.TaskWrite{{Prev: prev, Next: &next}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.TaskRecord(ctx, fixture, paused); err != nil || got.ID != paused || got.Scope() != fixture.Scope || got.Status != alice.TaskCancelled || got.Cron != "0 9 * * *" {
+		t.Fatalf("rewritten task = %+v, %v", got, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := checkDir(t, dir); len(r.Problems) > 0 || r.Conversations != 1 || r.Tasks != 3 || r.Runs != 1 || r.Messages != 1 {
 		t.Fatalf("check after migrating = %+v", r)
 	}
 }
