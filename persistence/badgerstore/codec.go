@@ -38,8 +38,8 @@ func decodeRecord(b []byte, v any) error {
 
 // Task records leave out what their key holds (format 4): the task's id
 // and its scope, about a quarter of a small record, which every flush and
-// compaction would otherwise write again (BENCHMARKS.md, "Five minutes at
-// 6,000/s").
+// compaction would otherwise write again (BENCHMARKS.md, "Smaller task
+// records").
 func encodeTask(ts *alice.TaskState) ([]byte, error) {
 	stored := *ts
 	stored.ID, stored.ScopeType, stored.ScopeID = "", "", ""
