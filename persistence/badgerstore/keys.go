@@ -33,9 +33,10 @@ import (
 // Record values are a version byte and JSON (codec.go); format 3 differs
 // from format 2 only in giving runs, messages and idempotency records that
 // byte too, and format 4 from format 3 only in task records leaving out
-// the task's id and scope, which their key holds. Format 1 used lowercase families with "/" separators ("s/",
-// "t/", "d/", "r/", "m/", "mc/", "mi/"); the families here are uppercase,
-// so the two never overlap while a data dir is migrated (migrate.go).
+// the task's id and scope, which their key holds. Format 1 used lowercase
+// families with "/" separators ("s/", "t/", "d/", "r/", "m/", "mc/",
+// "mi/"); the families here are uppercase, so the two never overlap while
+// a data dir is migrated (migrate.go).
 const (
 	famHeader      byte = 'H'
 	famTask        byte = 'K'
