@@ -26,14 +26,11 @@ func getRecord(txn *badger.Txn, k []byte, v any) (bool, error) {
 // getTask reads the record of task id in conversation key into ts and
 // reports whether it exists.
 func getTask(txn *badger.Txn, key alice.ConversationKey, id string, ts *alice.TaskState) (bool, error) {
-	item, err := txn.Get(convKey(famTask, key, id))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
+	found, err := getRecord(txn, convKey(famTask, key, id), ts)
+	if err != nil || !found {
+		return found, err
 	}
-	if err != nil {
-		return false, err
-	}
-	return true, item.Value(func(v []byte) error { return decodeTask(v, key, id, ts) })
+	return true, fillTask(ts, key, id)
 }
 
 // keyIterator iterates the keys under prefix without fetching values
