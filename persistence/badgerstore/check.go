@@ -122,7 +122,7 @@ func (c *checker) run() error {
 		}
 		var ts alice.TaskState
 		if err == nil {
-			err = decodeRecord(v, &ts)
+			err = decodeTaskRecord(v, &ts)
 		}
 		if err != nil {
 			c.problem("task record %q: %v", rest, err)

@@ -36,20 +36,10 @@ func decodeRecord(b []byte, v any) error {
 	return nil
 }
 
-// Task records leave out what their key holds (format 4): the task's id
-// and its scope, about a quarter of a small record, which every flush and
-// compaction would otherwise write again (BENCHMARKS.md, "Smaller task
-// records").
-func encodeTask(ts *alice.TaskState) ([]byte, error) {
-	stored := *ts
-	stored.ID, stored.ScopeType, stored.ScopeID = "", "", ""
-	return encodeRecord(&stored)
-}
-
 // decodeTask decodes the record of task id in conversation key and fills
 // in what its key holds.
 func decodeTask(v []byte, key alice.ConversationKey, id string, ts *alice.TaskState) error {
-	if err := decodeRecord(v, ts); err != nil {
+	if err := decodeTaskRecord(v, ts); err != nil {
 		return err
 	}
 	return fillTask(ts, key, id)

@@ -9,7 +9,7 @@ import (
 	"github.com/alice-runtime/alice/persistence"
 )
 
-// Key layout, formats 2 to 4. Every key starts with one family byte; the
+// Key layout, formats 2 to 5. Every key starts with one family byte; the
 // rest is a tuple of components, each a uvarint length and then its bytes.
 // That is a prefix code: the encoding of one tuple is never a prefix of
 // another's unless the first tuple is a prefix of the second, so a scan of
@@ -28,15 +28,17 @@ import (
 //	B conv message              outbox message bytes
 //	P conv key                  idempotency record (expires)
 //	N bot name          → int64 counters of a bot: its tasks (all, by status, by scope type), conversations, outbox messages
-//	V                   → "4"   format version
+//	V                   → "5"   format version
 //
-// Record values are a version byte and JSON (codec.go); format 3 differs
-// from format 2 only in giving runs, messages and idempotency records that
-// byte too, and format 4 from format 3 only in task records leaving out
-// the task's id and scope, which their key holds. Format 1 used lowercase
-// families with "/" separators ("s/", "t/", "d/", "r/", "m/", "mc/",
-// "mi/"); the families here are uppercase, so the two never overlap while
-// a data dir is migrated (migrate.go).
+// Record values are a version byte and JSON (codec.go), except the
+// compact task records of format 5 (taskrecord.go). Format 3 differs from
+// format 2 only in giving runs, messages and idempotency records that byte
+// too, format 4 from format 3 only in task records leaving out the task's
+// id and scope, which their key holds, and format 5 from format 4 only in
+// writing task records compactly. Format 1 used lowercase families with
+// "/" separators ("s/", "t/", "d/", "r/", "m/", "mc/", "mi/"); the families
+// here are uppercase, so the two never overlap while a data dir is
+// migrated (migrate.go).
 const (
 	famHeader      byte = 'H'
 	famTask        byte = 'K'

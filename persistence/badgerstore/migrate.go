@@ -18,10 +18,11 @@ import (
 // The format version key holds formatCurrent once a data dir is in this
 // format. On the way there it holds formatCleanup while the keys of format 1
 // are being deleted, format2 until the records of format 2 have their
-// version byte, and format3 until it is recorded that task records may
-// leave out their id and scope.
+// version byte. Formats 3 and 4 differ from the current one only in how
+// their task records may be written, so they become it by recording it.
 const (
-	formatCurrent = "4"
+	formatCurrent = "5"
+	format4       = "4"
 	format3       = "3"
 	format2       = "2"
 	formatCleanup = "2-cleanup"
@@ -59,11 +60,12 @@ type v1Snapshot struct {
 //  3. the records that format 2 wrote as bare JSON (runs, outbox messages,
 //     idempotency records) get their version byte, and the format becomes
 //     "3";
-//  4. nothing is rewritten: a task record of format 3 holds its id and
-//     scope, which agree with its key, and reads as one of format 4 does.
-//     Recording "4", the current format, keeps an older alice, which
-//     would read a record of format 4 as a task without an id, from
-//     opening the data dir.
+//  4. from format 3 or 4, nothing is rewritten: their task records are
+//     JSON, which this alice reads beside the compact records it writes
+//     (taskrecord.go); one of format 3 holds its id and scope too, which
+//     agree with its key. Recording "5", the current format, keeps an
+//     older alice, which cannot read a compact record, from opening the
+//     data dir.
 func migrate(v *versions, log *slog.Logger) error {
 	for {
 		version, err := readVersion(v)
@@ -86,7 +88,7 @@ func migrate(v *versions, log *slog.Logger) error {
 			err = migrateCleanup(v, log)
 		case format2:
 			err = migrateV2(v, log)
-		case format3:
+		case format3, format4:
 			err = writeVersion(v, formatCurrent)
 		default:
 			return fmt.Errorf("the data dir is in format %q, which this alice does not know (written by a newer alice?)", version)

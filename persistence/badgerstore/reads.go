@@ -13,6 +13,17 @@ import (
 
 // getRecord decodes the record at k into v and reports whether it exists.
 func getRecord(txn *badger.Txn, k []byte, v any) (bool, error) {
+	return getValue(txn, k, func(b []byte) error { return decodeRecord(b, v) })
+}
+
+// getTask reads the record of task id in conversation key into ts and
+// reports whether it exists.
+func getTask(txn *badger.Txn, key alice.ConversationKey, id string, ts *alice.TaskState) (bool, error) {
+	return getValue(txn, convKey(famTask, key, id), func(b []byte) error { return decodeTask(b, key, id, ts) })
+}
+
+// getValue calls decode with the value at k and reports whether it exists.
+func getValue(txn *badger.Txn, k []byte, decode func([]byte) error) (bool, error) {
 	item, err := txn.Get(k)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return false, nil
@@ -20,17 +31,7 @@ func getRecord(txn *badger.Txn, k []byte, v any) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return true, item.Value(func(b []byte) error { return decodeRecord(b, v) })
-}
-
-// getTask reads the record of task id in conversation key into ts and
-// reports whether it exists.
-func getTask(txn *badger.Txn, key alice.ConversationKey, id string, ts *alice.TaskState) (bool, error) {
-	found, err := getRecord(txn, convKey(famTask, key, id), ts)
-	if err != nil || !found {
-		return found, err
-	}
-	return true, fillTask(ts, key, id)
+	return true, item.Value(decode)
 }
 
 // keyIterator iterates the keys under prefix without fetching values

@@ -1,7 +1,6 @@
 package badgerstore
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -563,24 +562,11 @@ func TestTaskRecordsLeaveOutTheirKey(t *testing.T) {
 	c := newConv(t, s, chat("oc_1"))
 	c.put(task(c.key, "task_a", alice.TaskActive, at(1)), task(c.key, "task_b", alice.TaskPaused, nil))
 
-	err := s.versions.view(func(txn *badger.Txn) error {
-		item, err := txn.Get(convKey(famTask, c.key, "task_a"))
-		if err != nil {
-			return err
+	v, _ := value(t, s, string(convKey(famTask, c.key, "task_a")))
+	for _, field := range []string{"task_a", "oc_1", "chat"} {
+		if strings.Contains(v, field) {
+			t.Errorf("record %q holds %s", v, field)
 		}
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		for _, field := range []string{`"id"`, `"scope_type"`, `"scope_id"`, "task_a", "oc_1"} {
-			if bytes.Contains(v, []byte(field)) {
-				return fmt.Errorf("record %q holds %s", v, field)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 
 	want := func(how string, got alice.Task, id string) {
@@ -638,66 +624,92 @@ func TestCheckFindsATaskRecordOfAnotherTask(t *testing.T) {
 	}
 }
 
-// TestMigrateFormat3 opens a copy of a data dir written by format 3, whose
-// task records hold their id and scope, and checks that it is recorded as
-// format 4 without a rewrite, that its tasks read back whole, and that a
-// task written again reads back as well.
-func TestMigrateFormat3(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "store")
-	if err := os.CopyFS(dir, os.DirFS("../../testdata/v3-datadir/store")); err != nil {
-		t.Fatal(err)
-	}
-	fixture := chat("oc_fixture")
-	const active, paused, done = "task_01m8jf9d2w5gzcr4h2sd2p79nq", "task_01m8jf9d348v7g7kqq8xvwvqt0", "task_01m8jf9js4qy9ee0ne1fg9g3v3"
-	s, err := Open(dir, Options{Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v, err := readVersion(s.versions); err != nil || v != formatCurrent {
-		t.Fatalf("format = %q, %v; want %q", v, err, formatCurrent)
-	}
-	h, err := s.Load(ctx, fixture)
-	if err != nil || h.Goal == nil || h.Goal.Description != "Format 3 goal" || h.Messages != 1 || h.Tasks.Active != 1 || h.Tasks.Paused != 1 || h.Tasks.Completed != 1 {
-		t.Fatalf("header = %+v, %v", h, err)
-	}
-	list, n, err := s.Tasks(ctx, "main", alice.TaskFilter{}, alice.Page{Limit: 10})
-	if err != nil || n != 3 || len(list) != 3 {
-		t.Fatalf("tasks = %+v (%d), %v", list, n, err)
-	}
-	for i, want := range []struct {
-		id     string
-		status alice.TaskStatus
-		title  string
-	}{{active, alice.TaskActive, "active one-shot"}, {paused, alice.TaskPaused, "daily"}, {done, alice.TaskCompleted, "fired"}} {
-		if got := list[i]; got.ID != want.id || got.Scope() != fixture.Scope || got.Status != want.status || got.Title != want.title {
-			t.Errorf("task %d = %+v; want %s, %s, %q in %v", i, got, want.id, want.status, want.title, fixture.Scope)
-		}
-	}
-	if runs, n, err := s.Runs(ctx, done, alice.Page{Limit: 10}); err != nil || n != 1 || len(runs) != 1 || runs[0].MessageID == "" {
-		t.Fatalf("runs of %s = %+v (%d), %v", done, runs, n, err)
-	}
+// TestMigrateJSONTaskRecords opens copies of data dirs written by formats
+// 3 and 4, whose task records are JSON (format 3's holding their id and
+// scope too), and checks that each is recorded as the current format
+// without a rewrite, that its tasks read back whole, and that a task
+// written again is written compactly and reads back as well.
+func TestMigrateJSONTaskRecords(t *testing.T) {
+	for _, fx := range []struct {
+		dir, goal            string
+		active, paused, done string
+		origin               *alice.Conversation // of every task
+	}{
+		{dir: "v3-datadir", goal: "Format 3 goal",
+			active: "task_01m8jf9d2w5gzcr4h2sd2p79nq", paused: "task_01m8jf9d348v7g7kqq8xvwvqt0", done: "task_01m8jf9js4qy9ee0ne1fg9g3v3"},
+		{dir: "v4-datadir", goal: "Format 4 goal",
+			active: "task_01m8jm814tycr7xjqee76hehef", paused: "task_01m8jm8155tgexgbzsx2716192", done: "task_01m8jm81bakz4v5g0gp22ydfmb",
+			origin: &alice.Conversation{ReceiveIDType: alice.ReceiveChatID, ReceiveID: "oc_fixture", ChatType: "group", ActorOpenID: "ou_actor", SessionKey: "session-1"}},
+	} {
+		t.Run(fx.dir, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "store")
+			if err := os.CopyFS(dir, os.DirFS(filepath.Join("../../testdata", fx.dir, "store"))); err != nil {
+				t.Fatal(err)
+			}
+			fixture := chat("oc_fixture")
+			s, err := Open(dir, Options{Logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := readVersion(s.versions); err != nil || v != formatCurrent {
+				t.Fatalf("format = %q, %v; want %q", v, err, formatCurrent)
+			}
+			h, err := s.Load(ctx, fixture)
+			if err != nil || h.Goal == nil || h.Goal.Description != fx.goal || h.Messages != 1 || h.Tasks.Active != 1 || h.Tasks.Paused != 1 || h.Tasks.Completed != 1 {
+				t.Fatalf("header = %+v, %v", h, err)
+			}
+			list, n, err := s.Tasks(ctx, "main", alice.TaskFilter{}, alice.Page{Limit: 10})
+			if err != nil || n != 3 || len(list) != 3 {
+				t.Fatalf("tasks = %+v (%d), %v", list, n, err)
+			}
+			for i, want := range []struct {
+				id     string
+				status alice.TaskStatus
+				title  string
+			}{{fx.active, alice.TaskActive, "active one-shot"}, {fx.paused, alice.TaskPaused, "daily"}, {fx.done, alice.TaskCompleted, "fired"}} {
+				if got := list[i]; got.ID != want.id || got.Scope() != fixture.Scope || got.Status != want.status || got.Title != want.title {
+					t.Errorf("task %d = %+v; want %s, %s, %q in %v", i, got, want.id, want.status, want.title, fixture.Scope)
+				}
+			}
+			active, err := s.TaskRecord(ctx, fixture, fx.active)
+			if err != nil || active.Due == nil || !active.Due.Equal(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)) || !active.NextRunAt.Equal(*active.Due) {
+				t.Fatalf("active task = %+v, %v; want it due at 2099-01-01", active, err)
+			}
+			if fx.origin != nil && (active.Origin == nil || *active.Origin != *fx.origin) {
+				t.Errorf("active task's origin = %+v; want %+v", active.Origin, fx.origin)
+			}
+			if runs, n, err := s.Runs(ctx, fx.done, alice.Page{Limit: 10}); err != nil || n != 1 || len(runs) != 1 || runs[0].MessageID == "" {
+				t.Fatalf("runs of %s = %+v (%d), %v", fx.done, runs, n, err)
+			}
 
-	// Written again, in format 4.
-	prev, err := s.TaskRecord(ctx, fixture, paused)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := *prev
-	next.Status, next.PausedReason = alice.TaskCancelled, ""
-	hNext := h.Clone()
-	hNext.Tasks.Add(alice.TaskPaused, -1)
-	hNext.Tasks.Add(alice.TaskCancelled, 1)
-	if err := s.Commit(ctx, fixture, &persistence.Change{PrevHeader: &h, Header: &hNext, Tasks: []persistence.TaskWrite{{Prev: prev, Next: &next}}}); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.TaskRecord(ctx, fixture, paused); err != nil || got.ID != paused || got.Scope() != fixture.Scope || got.Status != alice.TaskCancelled || got.Cron != "0 9 * * *" {
-		t.Fatalf("rewritten task = %+v, %v", got, err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if r := checkDir(t, dir); len(r.Problems) > 0 || r.Conversations != 1 || r.Tasks != 3 || r.Runs != 1 || r.Messages != 1 {
-		t.Fatalf("check after migrating = %+v", r)
+			// Written again, compactly; the others stay as they were.
+			prev, err := s.TaskRecord(ctx, fixture, fx.paused)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := *prev
+			next.Status, next.PausedReason = alice.TaskCancelled, ""
+			hNext := h.Clone()
+			hNext.Tasks.Add(alice.TaskPaused, -1)
+			hNext.Tasks.Add(alice.TaskCancelled, 1)
+			if err := s.Commit(ctx, fixture, &persistence.Change{PrevHeader: &h, Header: &hNext, Tasks: []persistence.TaskWrite{{Prev: prev, Next: &next}}}); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.TaskRecord(ctx, fixture, fx.paused); err != nil || got.ID != fx.paused || got.Scope() != fixture.Scope || got.Status != alice.TaskCancelled || got.Cron != "0 9 * * *" {
+				t.Fatalf("rewritten task = %+v, %v", got, err)
+			}
+			for id, want := range map[string]byte{fx.active: recordV2, fx.paused: recordTask} {
+				if got, ok := value(t, s, string(convKey(famTask, fixture, id))); !ok || got[0] != want {
+					t.Errorf("record of %s = %q; want it to start with %d", id, got, want)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if r := checkDir(t, dir); len(r.Problems) > 0 || r.Conversations != 1 || r.Tasks != 3 || r.Runs != 1 || r.Messages != 1 {
+				t.Fatalf("check after migrating = %+v", r)
+			}
+		})
 	}
 }
 
