@@ -255,6 +255,9 @@ func decodeWireTask(b []byte, ts *alice.TaskState) error {
 				if err := t.UnmarshalBinary(enc); err != nil {
 					return fmt.Errorf("field %d: %w", f.n, err)
 				}
+				if err := answerable(t); err != nil {
+					return fmt.Errorf("field %d: %w", f.n, err)
+				}
 			} else if prev != nil {
 				t = *prev
 			} else {
@@ -268,6 +271,19 @@ func decodeWireTask(b []byte, ts *alice.TaskState) error {
 	}
 	if updated != nil {
 		ts.UpdatedAt = *updated
+	}
+	return nil
+}
+
+// answerable refuses a time that an answer could not hold: RFC 3339, as
+// JSON writes times, has four-digit years and offsets under a day. A JSON
+// record could not hold one either.
+func answerable(t time.Time) error {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("year %d is outside 0-9999", y)
+	}
+	if _, off := t.Zone(); off <= -24*3600 || off >= 24*3600 {
+		return fmt.Errorf("zone offset %ds is a day or more", off)
 	}
 	return nil
 }

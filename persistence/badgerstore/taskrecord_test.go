@@ -145,6 +145,13 @@ func TestTaskRecordRejects(t *testing.T) {
 	str := func(n protowire.Number, s string) []byte {
 		return protowire.AppendString(field(n, protowire.BytesType), s)
 	}
+	binTime := func(n protowire.Number, at time.Time) []byte {
+		enc, err := at.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return protowire.AppendBytes(field(n, protowire.BytesType), enc)
+	}
 	record := func(fields ...[]byte) []byte { return append([]byte{recordTask}, bytes.Join(fields, nil)...) }
 	for _, c := range []struct {
 		name   string
@@ -159,6 +166,8 @@ func TestTaskRecordRejects(t *testing.T) {
 		{"next_run_at the same as a missing run_at", record(str(fieldNextRunAt, "")), "field 11 is empty, and no time comes before it"},
 		{"an empty run_at", record(str(fieldRunAt, "")), "field 9 is empty"},
 		{"a time that is not one", record(str(fieldCreatedAt, "yesterday")), "field 16: Time.UnmarshalBinary"},
+		{"a year an answer cannot hold", record(binTime(fieldRunAt, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))), "field 9: year 10000 is outside 0-9999"},
+		{"a zone offset an answer cannot hold", record(binTime(fieldCreatedAt, time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", 25*3600)))), "field 16: zone offset 90000s is a day or more"},
 		{"an origin field no origin has", record(protowire.AppendBytes(field(fieldOrigin, protowire.BytesType), str(9, "x"))), "origin: field 9 of wire type 2 is not a field of an origin"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
