@@ -8,11 +8,12 @@ import (
 	"github.com/alice-runtime/alice"
 )
 
-// Records (headers, tasks, runs, outbox messages, idempotency records) are
-// one version byte and JSON. The byte lets a later release read these
-// records and migrate them, instead of guessing from their shape. Format 2
-// wrote runs, messages and idempotency records as bare JSON; migrating to
-// format 3 gave them the byte (migrate.go).
+// Records (headers, runs, outbox messages, idempotency records, and task
+// records before format 5: taskrecord.go) are one version byte and JSON.
+// The byte lets a later release read these records and migrate them,
+// instead of guessing from their shape. Format 2 wrote runs, messages and
+// idempotency records as bare JSON; migrating to format 3 gave them the
+// byte (migrate.go).
 const recordV2 byte = 2
 
 func encodeRecord(v any) ([]byte, error) {

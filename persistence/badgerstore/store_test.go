@@ -562,7 +562,10 @@ func TestTaskRecordsLeaveOutTheirKey(t *testing.T) {
 	c := newConv(t, s, chat("oc_1"))
 	c.put(task(c.key, "task_a", alice.TaskActive, at(1)), task(c.key, "task_b", alice.TaskPaused, nil))
 
-	v, _ := value(t, s, string(convKey(famTask, c.key, "task_a")))
+	v, ok := value(t, s, string(convKey(famTask, c.key, "task_a")))
+	if !ok {
+		t.Fatal("task_a has no record")
+	}
 	for _, field := range []string{"task_a", "oc_1", "chat"} {
 		if strings.Contains(v, field) {
 			t.Errorf("record %q holds %s", v, field)

@@ -62,37 +62,66 @@ const (
 	originSessionKey      protowire.Number = 7
 )
 
-// encodeTask encodes a task record of format 5.
+// maxField is the highest field number of a task record; every number
+// from 1 to it is a field.
+const maxField = fieldFailures
+
+// scalarFields lists where ts keeps each field of a task record that is a
+// string or a number, by field number. Encoding and decoding both use it,
+// so that the two cannot disagree.
+func scalarFields(ts *alice.TaskState) (strs [maxField + 1]*string, nums [maxField + 1]*int) {
+	strs = [maxField + 1]*string{
+		fieldAction:       (*string)(&ts.Action),
+		fieldStatus:       (*string)(&ts.Status),
+		fieldTitle:        &ts.Title,
+		fieldText:         &ts.Text,
+		fieldPrompt:       &ts.Prompt,
+		fieldWorkflow:     &ts.Workflow,
+		fieldCron:         &ts.Cron,
+		fieldTimezone:     &ts.Timezone,
+		fieldLastError:    &ts.LastError,
+		fieldPausedReason: &ts.PausedReason,
+	}
+	nums = [maxField + 1]*int{
+		fieldMaxRuns:  &ts.MaxRuns,
+		fieldRunCount: &ts.RunCount,
+		fieldRecorded: &ts.Recorded,
+		fieldFailures: &ts.Failures,
+	}
+	return strs, nums
+}
+
+// originFields is scalarFields for a task's origin.
+func originFields(o *alice.Conversation) [originSessionKey + 1]*string {
+	return [originSessionKey + 1]*string{
+		originReceiveIDType:   (*string)(&o.ReceiveIDType),
+		originReceiveID:       &o.ReceiveID,
+		originChatType:        &o.ChatType,
+		originSourceMessageID: &o.SourceMessageID,
+		originActorUserID:     &o.ActorUserID,
+		originActorOpenID:     &o.ActorOpenID,
+		originSessionKey:      &o.SessionKey,
+	}
+}
+
+// encodeTask encodes a task record of format 5. A field that is empty or
+// zero is left out, as JSON's omitempty did.
 func encodeTask(ts *alice.TaskState) ([]byte, error) {
 	b := make([]byte, 1, 96+len(ts.Title)+len(ts.Text)+len(ts.Prompt)+len(ts.LastError))
 	b[0] = recordTask
-	b = appendString(b, fieldAction, string(ts.Action))
-	b = appendString(b, fieldStatus, string(ts.Status))
-	b = appendString(b, fieldTitle, ts.Title)
-	b = appendString(b, fieldText, ts.Text)
-	b = appendString(b, fieldPrompt, ts.Prompt)
-	b = appendString(b, fieldWorkflow, ts.Workflow)
-	b = appendString(b, fieldCron, ts.Cron)
-	b = appendString(b, fieldTimezone, ts.Timezone)
-	b = appendInt(b, fieldMaxRuns, ts.MaxRuns)
-	b = appendInt(b, fieldRunCount, ts.RunCount)
-	b = appendString(b, fieldLastError, ts.LastError)
-	b = appendString(b, fieldPausedReason, ts.PausedReason)
-	b = appendInt(b, fieldRecorded, ts.Recorded)
-	b = appendInt(b, fieldFailures, ts.Failures)
-	if o := ts.Origin; o != nil {
-		var m []byte
-		m = appendString(m, originReceiveIDType, string(o.ReceiveIDType))
-		m = appendString(m, originReceiveID, o.ReceiveID)
-		m = appendString(m, originChatType, o.ChatType)
-		m = appendString(m, originSourceMessageID, o.SourceMessageID)
-		m = appendString(m, originActorUserID, o.ActorUserID)
-		m = appendString(m, originActorOpenID, o.ActorOpenID)
-		m = appendString(m, originSessionKey, o.SessionKey)
-		b = protowire.AppendTag(b, fieldOrigin, protowire.BytesType)
-		b = protowire.AppendBytes(b, m)
+	strs, nums := scalarFields(ts)
+	b = appendStrings(b, strs[:])
+	for n, x := range nums {
+		if x != nil && *x != 0 {
+			b = protowire.AppendTag(b, protowire.Number(n), protowire.VarintType)
+			b = protowire.AppendVarint(b, uint64(int64(*x)))
+		}
 	}
-
+	if ts.Origin != nil {
+		o := originFields(ts.Origin)
+		b = protowire.AppendTag(b, fieldOrigin, protowire.BytesType)
+		b = protowire.AppendBytes(b, appendStrings(nil, o[:]))
+	}
 	b, err := appendTimes(b, ts)
 	if err != nil {
 		return nil, fmt.Errorf("encode task record: %w", err)
@@ -100,20 +129,16 @@ func encodeTask(ts *alice.TaskState) ([]byte, error) {
 	return b, nil
 }
 
-func appendString(b []byte, n protowire.Number, s string) []byte {
-	if s == "" {
-		return b
+// appendStrings appends the non-empty strings of fields, each as the field
+// numbered by its index.
+func appendStrings(b []byte, fields []*string) []byte {
+	for n, s := range fields {
+		if s != nil && *s != "" {
+			b = protowire.AppendTag(b, protowire.Number(n), protowire.BytesType)
+			b = protowire.AppendString(b, *s)
+		}
 	}
-	b = protowire.AppendTag(b, n, protowire.BytesType)
-	return protowire.AppendString(b, s)
-}
-
-func appendInt(b []byte, n protowire.Number, x int) []byte {
-	if x == 0 {
-		return b
-	}
-	b = protowire.AppendTag(b, n, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(int64(x)))
+	return b
 }
 
 // timeField is a time of a task record and where it is kept.
@@ -174,71 +199,38 @@ func decodeTaskRecord(v []byte, ts *alice.TaskState) error {
 }
 
 func decodeWireTask(b []byte, ts *alice.TaskState) error {
-	var times [fieldFailures + 1][]byte
-	var hasTime [fieldFailures + 1]bool
+	strs, nums := scalarFields(ts)
+	var times [maxField + 1][]byte
+	var hasTime [maxField + 1]bool
 	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return protowire.ParseError(l)
+		f, rest, err := nextField(b)
+		if err != nil {
+			return err
 		}
-		b = b[l:]
-		var s []byte
-		var x uint64
-		switch typ {
-		case protowire.BytesType:
-			s, l = protowire.ConsumeBytes(b)
-		case protowire.VarintType:
-			x, l = protowire.ConsumeVarint(b)
-		default:
-			return fmt.Errorf("field %d has wire type %d, which no field of a task record has (written by a newer alice?)", n, typ)
+		b = rest
+		if f.n < 1 || f.n > maxField {
+			return fmt.Errorf("field %d is not a field of a task record (written by a newer alice?)", f.n)
 		}
-		if l < 0 {
-			return fmt.Errorf("field %d: %w", n, protowire.ParseError(l))
+		want := protowire.BytesType
+		if nums[f.n] != nil {
+			want = protowire.VarintType
 		}
-		b = b[l:]
-		if want := fieldType(n); want != typ {
-			if want < 0 {
-				return fmt.Errorf("field %d is not a field of a task record (written by a newer alice?)", n)
-			}
-			return fmt.Errorf("field %d has wire type %d, want %d", n, typ, want)
+		if f.typ != want {
+			return fmt.Errorf("field %d has wire type %d, want %d", f.n, f.typ, want)
 		}
-		switch n {
-		case fieldAction:
-			ts.Action = alice.TaskAction(s)
-		case fieldStatus:
-			ts.Status = alice.TaskStatus(s)
-		case fieldTitle:
-			ts.Title = string(s)
-		case fieldText:
-			ts.Text = string(s)
-		case fieldPrompt:
-			ts.Prompt = string(s)
-		case fieldWorkflow:
-			ts.Workflow = string(s)
-		case fieldCron:
-			ts.Cron = string(s)
-		case fieldTimezone:
-			ts.Timezone = string(s)
-		case fieldLastError:
-			ts.LastError = string(s)
-		case fieldPausedReason:
-			ts.PausedReason = string(s)
-		case fieldMaxRuns:
-			ts.MaxRuns = int(int64(x))
-		case fieldRunCount:
-			ts.RunCount = int(int64(x))
-		case fieldRecorded:
-			ts.Recorded = int(int64(x))
-		case fieldFailures:
-			ts.Failures = int(int64(x))
-		case fieldOrigin:
-			o, err := decodeOrigin(s)
+		switch {
+		case strs[f.n] != nil:
+			*strs[f.n] = string(f.bytes)
+		case nums[f.n] != nil:
+			*nums[f.n] = int(int64(f.varint))
+		case f.n == fieldOrigin:
+			o, err := decodeOrigin(f.bytes)
 			if err != nil {
 				return fmt.Errorf("origin: %w", err)
 			}
 			ts.Origin = o
 		default: // a time, read below, once every field it may be the same as has been read
-			times[n], hasTime[n] = s, true
+			times[f.n], hasTime[f.n] = f.bytes, true
 		}
 	}
 
@@ -288,51 +280,51 @@ func answerable(t time.Time) error {
 	return nil
 }
 
-// fieldType is the wire type of task record field n, or -1 if there is no
-// such field.
-func fieldType(n protowire.Number) protowire.Type {
-	switch n {
-	case fieldMaxRuns, fieldRunCount, fieldRecorded, fieldFailures:
-		return protowire.VarintType
+// wireField is one field of a record in protocol buffers' wire format.
+type wireField struct {
+	n      protowire.Number
+	typ    protowire.Type
+	bytes  []byte // of a BytesType field
+	varint uint64 // of a VarintType field
+}
+
+// nextField reads the field at the front of b and returns it and the rest
+// of b. Records have fields of two wire types only.
+func nextField(b []byte) (wireField, []byte, error) {
+	var f wireField
+	var l int
+	f.n, f.typ, l = protowire.ConsumeTag(b)
+	if l < 0 {
+		return f, nil, protowire.ParseError(l)
 	}
-	if n >= fieldAction && n <= fieldFailures {
-		return protowire.BytesType
+	b = b[l:]
+	switch f.typ {
+	case protowire.BytesType:
+		f.bytes, l = protowire.ConsumeBytes(b)
+	case protowire.VarintType:
+		f.varint, l = protowire.ConsumeVarint(b)
+	default:
+		return f, nil, fmt.Errorf("field %d has wire type %d, which no field of a record has (written by a newer alice?)", f.n, f.typ)
 	}
-	return -1
+	if l < 0 {
+		return f, nil, fmt.Errorf("field %d: %w", f.n, protowire.ParseError(l))
+	}
+	return f, b[l:], nil
 }
 
 func decodeOrigin(b []byte) (*alice.Conversation, error) {
 	var o alice.Conversation
+	fields := originFields(&o)
 	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return nil, protowire.ParseError(l)
+		f, rest, err := nextField(b)
+		if err != nil {
+			return nil, err
 		}
-		b = b[l:]
-		if typ != protowire.BytesType || n < originReceiveIDType || n > originSessionKey {
-			return nil, fmt.Errorf("field %d of wire type %d is not a field of an origin (written by a newer alice?)", n, typ)
+		b = rest
+		if f.n < 1 || int(f.n) >= len(fields) || f.typ != protowire.BytesType {
+			return nil, fmt.Errorf("field %d of wire type %d is not a field of an origin (written by a newer alice?)", f.n, f.typ)
 		}
-		s, l := protowire.ConsumeString(b)
-		if l < 0 {
-			return nil, fmt.Errorf("field %d: %w", n, protowire.ParseError(l))
-		}
-		b = b[l:]
-		switch n {
-		case originReceiveIDType:
-			o.ReceiveIDType = alice.ReceiveIDType(s)
-		case originReceiveID:
-			o.ReceiveID = s
-		case originChatType:
-			o.ChatType = s
-		case originSourceMessageID:
-			o.SourceMessageID = s
-		case originActorUserID:
-			o.ActorUserID = s
-		case originActorOpenID:
-			o.ActorOpenID = s
-		case originSessionKey:
-			o.SessionKey = s
-		}
+		*fields[f.n] = string(f.bytes)
 	}
 	return &o, nil
 }
