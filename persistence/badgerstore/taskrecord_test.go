@@ -3,6 +3,8 @@ package badgerstore
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +100,47 @@ func TestTaskRecordRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTaskRecordHoldsEveryField sets every field of a task's state to a
+// value of its own and reads it back: a field added to alice.TaskState
+// later and not to the record fails here, instead of being dropped.
+func TestTaskRecordHoldsEveryField(t *testing.T) {
+	var want alice.TaskState
+	n := 0
+	var fill func(v reflect.Value, name string)
+	fill = func(v reflect.Value, name string) {
+		n++
+		switch {
+		case v.Type() == reflect.TypeFor[time.Time]():
+			v.Set(reflect.ValueOf(time.Date(2026, 11, 29, 3, n, 0, n, time.UTC)))
+		case v.Kind() == reflect.Struct:
+			for i := range v.NumField() {
+				fill(v.Field(i), name+"."+v.Type().Field(i).Name)
+			}
+		case v.Kind() == reflect.Pointer:
+			v.Set(reflect.New(v.Type().Elem()))
+			fill(v.Elem(), name)
+		case v.Kind() == reflect.String:
+			v.SetString(fmt.Sprintf("%s %d", name, n))
+		case v.Kind() == reflect.Int:
+			v.SetInt(int64(n))
+		default:
+			t.Fatalf("%s is a %s: teach the task record and this test about it", name, v.Type())
+		}
+	}
+	fill(reflect.ValueOf(&want).Elem(), "TaskState")
+	want.ID, want.ScopeType, want.ScopeID = "", "", "" // the key holds them
+
+	v, err := encodeTask(&want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got alice.TaskState
+	if err := decodeTaskRecord(v, &got); err != nil {
+		t.Fatal(err)
+	}
+	sameTask(t, &got, &want)
 }
 
 // countStoredTimes counts the time fields of record v that are not empty.
