@@ -767,3 +767,36 @@ func TestInUse(t *testing.T) {
 		t.Fatalf("a closed store: %v %v", inUse, err)
 	}
 }
+
+// TestOpenRefusesANewerFormat: a data dir that a newer alice has migrated
+// is refused, naming its format, and left as it was.
+func TestOpenRefusesANewerFormat(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	db, err := openBadger(dir, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeVersion(newVersions(db), "6"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(dir, Options{Logger: quietLogger()})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded on a data dir of format 6")
+	}
+	if want := `the data dir is in format "6", which this alice does not know (written by a newer alice?)`; !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open = %v; want it to say %s", err, want)
+	}
+	db, err = openBadger(dir, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, err := readVersion(newVersions(db)); err != nil || v != "6" {
+		t.Fatalf("format after the refusal = %q, %v; want 6", v, err)
+	}
+}
