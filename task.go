@@ -64,9 +64,9 @@ func (s TaskStatus) Valid() bool {
 // Task is an automation task as the API shows it. Fields without a value are
 // omitted.
 type Task struct {
-	ID           string     `json:"id,omitempty"`         // never empty in an answer; a store may keep it in its key instead
-	ScopeType    ScopeType  `json:"scope_type,omitempty"` // as ID
-	ScopeID      string     `json:"scope_id,omitempty"`   // as ID
+	ID           string     `json:"id"`
+	ScopeType    ScopeType  `json:"scope_type"`
+	ScopeID      string     `json:"scope_id"`
 	Action       TaskAction `json:"action"`
 	Status       TaskStatus `json:"status"`
 	Title        string     `json:"title,omitempty"`
