@@ -3,7 +3,6 @@ package badgerstore
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -127,14 +126,12 @@ func changeOps(key alice.ConversationKey, c *persistence.Change) (*write, error)
 		if prev == nil || next == nil || prev.Status != next.Status {
 			if prev != nil {
 				del(tupleKey(famBotStatus, key.Bot, string(prev.Status), id))
-				del(convKey(famConvStatus, key, string(prev.Status), id))
 				for _, name := range counterNames(&prev.Task) {
 					count(name, -1)
 				}
 			}
 			if next != nil {
 				set(tupleKey(famBotStatus, key.Bot, string(next.Status), id), encodeConv(key))
-				set(convKey(famConvStatus, key, string(next.Status), id), nil)
 				for _, name := range counterNames(&next.Task) {
 					count(name, +1)
 				}
@@ -229,32 +226,26 @@ func (s *Store) TaskRecord(_ context.Context, key alice.ConversationKey, id stri
 var errTaskNotFound = &alice.Error{Code: alice.ENotFound, Message: "task not found"}
 
 // OldestFinished implements persistence.ConversationStore: the oldest of the
-// completed and cancelled tasks, by id (creation).
+// completed and cancelled tasks, by id (creation). The conversation's
+// records are in that order, so it reads them from the oldest until it has
+// n.
 func (s *Store) OldestFinished(_ context.Context, key alice.ConversationKey, n int) ([]string, error) {
 	var ids []string
 	err := s.versions.view(func(txn *badger.Txn) error {
-		for _, status := range []alice.TaskStatus{alice.TaskCompleted, alice.TaskCancelled} {
-			count := 0
-			err := scanKeys(txn, convKey(famConvStatus, key, string(status)), func(rest []byte) error {
-				if count == n {
-					return errStopScan
-				}
-				id, _, err := readPart(rest)
-				ids = append(ids, id)
-				count++
-				return err
-			})
-			if err != nil {
-				return err
+		return scanTasks(txn, key, func(id string, ts *alice.TaskState) error {
+			if len(ids) == n {
+				return errStopScan
 			}
-		}
-		return nil
+			if ts.Status.Terminal() {
+				ids = append(ids, id)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, storeError("list finished tasks", err)
 	}
-	slices.Sort(ids)
-	return ids[:min(n, len(ids))], nil
+	return ids, nil
 }
 
 // OldestMessages implements persistence.ConversationStore.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/alice-runtime/alice"
 	"github.com/alice-runtime/alice/persistence"
 )
@@ -105,4 +107,18 @@ func checkDir(t *testing.T, dir string) *CheckReport {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// countFamily counts the keys of family f.
+func countFamily(t *testing.T, s *Store, f byte) int {
+	t.Helper()
+	var n int
+	err := s.versions.view(func(txn *badger.Txn) (err error) {
+		n, err = countKeys(txn, []byte{f})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

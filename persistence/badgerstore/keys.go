@@ -9,7 +9,7 @@ import (
 	"github.com/alice-runtime/alice/persistence"
 )
 
-// Key layout, formats 2 to 5. Every key starts with one family byte; the
+// Key layout, formats 2 to 6. Every key starts with one family byte; the
 // rest is a tuple of components, each a uvarint length and then its bytes.
 // That is a prefix code: the encoding of one tuple is never a prefix of
 // another's unless the first tuple is a prefix of the second, so a scan of
@@ -21,21 +21,24 @@ import (
 //	K conv task                 task record
 //	I bot task          → conv  every task of a bot, in creation order (task ids sort by creation)
 //	S bot status task   → conv  a bot's tasks by status
-//	C conv status task          a conversation's tasks by status
 //	D due(8) conv kind id       due-time index
 //	R task seq(8)               run records
 //	M conv message              outbox message
 //	B conv message              outbox message bytes
 //	P conv key                  idempotency record (expires)
 //	N bot name          → int64 counters of a bot: its tasks (all, by status, by scope type), conversations, outbox messages
-//	V                   → "5"   format version
+//	V                   → "6"   format version
 //
 // Record values are a version byte and JSON (codec.go), except the
 // compact task records of format 5 (taskrecord.go). Format 3 differs from
 // format 2 only in giving runs, messages and idempotency records that byte
 // too, format 4 from format 3 only in task records leaving out the task's
-// id and scope, which their key holds, and format 5 from format 4 only in
-// writing task records compactly. Format 1 used lowercase families with
+// id and scope, which their key holds, format 5 from format 4 only in
+// writing task records compactly, and format 6 from format 5 only in
+// dropping the family C (conv status task), an index of each
+// conversation's tasks by status: a conversation holds at most 1,500
+// tasks, so its records are read instead, and a create writes one entry
+// fewer for every compaction to rewrite. Format 1 used lowercase families with
 // "/" separators ("s/", "t/", "d/", "r/", "m/", "mc/", "mi/"); the families
 // here are uppercase, so the two never overlap while a data dir is
 // migrated (migrate.go).
@@ -44,7 +47,7 @@ const (
 	famTask        byte = 'K'
 	famTaskID      byte = 'I'
 	famBotStatus   byte = 'S'
-	famConvStatus  byte = 'C'
+	famConvStatus  byte = 'C' // formats 2 to 5 only; migrate.go deletes it
 	famDue         byte = 'D'
 	famRun         byte = 'R'
 	famMessage     byte = 'M'

@@ -18,10 +18,12 @@ import (
 // The format version key holds formatCurrent once a data dir is in this
 // format. On the way there it holds formatCleanup while the keys of format 1
 // are being deleted, format2 until the records of format 2 have their
-// version byte. Formats 3 and 4 differ from the current one only in how
-// their task records may be written, so they become it by recording it.
+// version byte. Formats 3 to 5 differ from the current one only in how
+// their task records may be written and in the index format 6 dropped, so
+// they become it by deleting that index and recording it.
 const (
-	formatCurrent = "5"
+	formatCurrent = "6"
+	format5       = "5"
 	format4       = "4"
 	format3       = "3"
 	format2       = "2"
@@ -60,12 +62,13 @@ type v1Snapshot struct {
 //  3. the records that format 2 wrote as bare JSON (runs, outbox messages,
 //     idempotency records) get their version byte, and the format becomes
 //     "3";
-//  4. from format 3 or 4, nothing is rewritten: their task records are
-//     JSON, which this alice reads beside the compact records it writes
+//  4. from format 3, 4 or 5, the index of each conversation's tasks by
+//     status (family C) is deleted, and the format becomes "6". Nothing
+//     else is rewritten: the task records of formats 3 and 4 are JSON,
+//     which this alice reads beside the compact records it writes
 //     (taskrecord.go); one of format 3 holds its id and scope too, which
-//     agree with its key. Recording "5", the current format, keeps an
-//     older alice, which cannot read a compact record, from opening the
-//     data dir.
+//     agree with its key. Recording "6" keeps an older alice, which would
+//     miss the index, from opening the data dir.
 func migrate(v *versions, log *slog.Logger) error {
 	for {
 		version, err := readVersion(v)
@@ -88,8 +91,8 @@ func migrate(v *versions, log *slog.Logger) error {
 			err = migrateCleanup(v, log)
 		case format2:
 			err = migrateV2(v, log)
-		case format3, format4:
-			err = writeVersion(v, formatCurrent)
+		case format3, format4, format5:
+			err = migrateV5(v, log)
 		default:
 			return fmt.Errorf("the data dir is in format %q, which this alice does not know (written by a newer alice?)", version)
 		}
@@ -313,6 +316,17 @@ func migrateCleanup(v *versions, log *slog.Logger) error {
 	}
 	log.Info("deleted the format 1 keys")
 	return writeVersion(v, format2)
+}
+
+// migrateV5 deletes the index of each conversation's tasks by status,
+// which format 6 reads from the task records instead. A crash before the
+// format is recorded deletes what is left of it again.
+func migrateV5(v *versions, log *slog.Logger) error {
+	if err := v.db.DropPrefix([]byte{famConvStatus}); err != nil {
+		return fmt.Errorf("delete the conversation status index: %w", err)
+	}
+	log.Info("deleted the conversation status index of format 5")
+	return writeVersion(v, formatCurrent)
 }
 
 // The families whose records format 2 wrote as bare JSON.

@@ -62,6 +62,31 @@ func scanKeys(txn *badger.Txn, prefix []byte, fn func(rest []byte) error) error 
 	return nil
 }
 
+// scanTasks calls fn with each task of conversation key, decoded, in the
+// order of their ids (creation).
+func scanTasks(txn *badger.Txn, key alice.ConversationKey, fn func(id string, ts *alice.TaskState) error) error {
+	prefix := convKey(famTask, key)
+	it := keyIterator(txn, prefix)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		id, _, err := readPart(it.Item().Key()[len(prefix):])
+		if err != nil {
+			return err
+		}
+		var ts alice.TaskState
+		if err := it.Item().Value(func(v []byte) error { return decodeTask(v, key, id, &ts) }); err != nil {
+			return err
+		}
+		if err := fn(id, &ts); err != nil {
+			if errors.Is(err, errStopScan) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
 // scanValues calls fn with the rest of each key under prefix and its
 // value, from offset, at most limit of them; the keys before offset are
 // skipped unread.
@@ -174,23 +199,19 @@ func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice
 				})
 			}
 			total = h.Tasks.Of(f.Status)
-			var ids []string
 			i := 0
-			err := scanKeys(txn, convKey(famConvStatus, key, string(f.Status)), func(rest []byte) error {
+			return scanTasks(txn, key, func(_ string, ts *alice.TaskState) error {
+				if ts.Status != f.Status {
+					return nil
+				}
 				if i >= p.Offset+p.Limit {
 					return errStopScan
 				}
-				if i++; i <= p.Offset {
-					return nil
+				if i++; i > p.Offset {
+					out = append(out, ts.Task)
 				}
-				id, _, err := readPart(rest)
-				ids = append(ids, id)
-				return err
+				return nil
 			})
-			if err != nil {
-				return err
-			}
-			return readTasks(txn, key, ids, appendTask)
 		}
 
 		n, err := readCounter(txn, bot, filterCounter(f))

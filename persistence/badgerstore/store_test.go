@@ -148,6 +148,26 @@ func TestTasksListFiltersAndPages(t *testing.T) {
 	}
 }
 
+// TestOldestFinished: the oldest completed and cancelled tasks of one
+// conversation, by creation, past the live ones among them.
+func TestOldestFinished(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	a, b := newConv(t, s, chat("oc_a")), newConv(t, s, chat("oc_b"))
+	a.put(task(a.key, "task_1", alice.TaskActive, at(1)), task(a.key, "task_2", alice.TaskCancelled, nil),
+		task(a.key, "task_3", alice.TaskPaused, nil), task(a.key, "task_4", alice.TaskCompleted, nil),
+		task(a.key, "task_5", alice.TaskCompleted, nil))
+	b.put(task(b.key, "task_0", alice.TaskCompleted, nil))
+	for _, tt := range []struct {
+		n    int
+		want string
+	}{{0, "[]"}, {1, "[task_2]"}, {2, "[task_2 task_4]"}, {5, "[task_2 task_4 task_5]"}} {
+		ids, err := s.OldestFinished(ctx, a.key, tt.n)
+		if got := fmt.Sprint(ids); err != nil || got != tt.want {
+			t.Errorf("OldestFinished(%d) = %s, %v; want %s", tt.n, got, err, tt.want)
+		}
+	}
+}
+
 func TestMessagesStayInTheirConversation(t *testing.T) {
 	s, dir := openTemp(t, Options{})
 	send := func(key alice.ConversationKey, h *alice.Header, id, text string, content []byte) {
@@ -627,22 +647,26 @@ func TestCheckFindsATaskRecordOfAnotherTask(t *testing.T) {
 	}
 }
 
-// TestMigrateJSONTaskRecords opens copies of data dirs written by formats
-// 3 and 4, whose task records are JSON (format 3's holding their id and
-// scope too), and checks that each is recorded as the current format
-// without a rewrite, that its tasks read back whole, and that a task
-// written again is written compactly and reads back as well.
-func TestMigrateJSONTaskRecords(t *testing.T) {
+// TestMigrateFormats3To5 opens copies of data dirs written by formats 3
+// and 4, whose task records are JSON (format 3's holding their id and scope
+// too), and by format 5, whose records are compact. It checks that each is
+// recorded as the current format with the index of format 5 gone and no
+// record rewritten, that its tasks read back whole and list by status, and
+// that a task written again is written compactly and reads back as well.
+func TestMigrateFormats3To5(t *testing.T) {
+	origin := &alice.Conversation{ReceiveIDType: alice.ReceiveChatID, ReceiveID: "oc_fixture", ChatType: "group", ActorOpenID: "ou_actor", SessionKey: "session-1"}
 	for _, fx := range []struct {
 		dir, goal            string
 		active, paused, done string
+		record               byte                // the version byte of the records written by that format
 		origin               *alice.Conversation // of every task
 	}{
-		{dir: "v3-datadir", goal: "Format 3 goal",
+		{dir: "v3-datadir", goal: "Format 3 goal", record: recordV2,
 			active: "task_01m8jf9d2w5gzcr4h2sd2p79nq", paused: "task_01m8jf9d348v7g7kqq8xvwvqt0", done: "task_01m8jf9js4qy9ee0ne1fg9g3v3"},
-		{dir: "v4-datadir", goal: "Format 4 goal",
-			active: "task_01m8jm814tycr7xjqee76hehef", paused: "task_01m8jm8155tgexgbzsx2716192", done: "task_01m8jm81bakz4v5g0gp22ydfmb",
-			origin: &alice.Conversation{ReceiveIDType: alice.ReceiveChatID, ReceiveID: "oc_fixture", ChatType: "group", ActorOpenID: "ou_actor", SessionKey: "session-1"}},
+		{dir: "v4-datadir", goal: "Format 4 goal", record: recordV2, origin: origin,
+			active: "task_01m8jm814tycr7xjqee76hehef", paused: "task_01m8jm8155tgexgbzsx2716192", done: "task_01m8jm81bakz4v5g0gp22ydfmb"},
+		{dir: "v5-datadir", goal: "Format 5 goal", record: recordTask, origin: origin,
+			active: "task_01m8jx3d596x00t03trzna74jg", paused: "task_01m8jx3d5m426ytn19q3a8ckf1", done: "task_01m8jx3db4whqyj847r8spcq7d"},
 	} {
 		t.Run(fx.dir, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "store")
@@ -656,6 +680,9 @@ func TestMigrateJSONTaskRecords(t *testing.T) {
 			}
 			if v, err := readVersion(s.versions); err != nil || v != formatCurrent {
 				t.Fatalf("format = %q, %v; want %q", v, err, formatCurrent)
+			}
+			if n := countFamily(t, s, famConvStatus); n != 0 {
+				t.Errorf("%d keys of the conversation status index are left", n)
 			}
 			h, err := s.Load(ctx, fixture)
 			if err != nil || h.Goal == nil || h.Goal.Description != fx.goal || h.Messages != 1 || h.Tasks.Active != 1 || h.Tasks.Paused != 1 || h.Tasks.Completed != 1 {
@@ -672,6 +699,12 @@ func TestMigrateJSONTaskRecords(t *testing.T) {
 			}{{fx.active, alice.TaskActive, "active one-shot"}, {fx.paused, alice.TaskPaused, "daily"}, {fx.done, alice.TaskCompleted, "fired"}} {
 				if got := list[i]; got.ID != want.id || got.Scope() != fixture.Scope || got.Status != want.status || got.Title != want.title {
 					t.Errorf("task %d = %+v; want %s, %s, %q in %v", i, got, want.id, want.status, want.title, fixture.Scope)
+				}
+			}
+			for _, st := range []alice.TaskStatus{alice.TaskActive, alice.TaskPaused, alice.TaskCompleted} {
+				scope := alice.TaskFilter{ScopeType: fixture.Scope.Type, ScopeID: fixture.Scope.ID, Status: st}
+				if got, n, err := s.Tasks(ctx, "main", scope, alice.Page{Limit: 10}); err != nil || n != 1 || len(got) != 1 || got[0].Status != st {
+					t.Errorf("%s tasks of the conversation = %+v (%d), %v; want one", st, got, n, err)
 				}
 			}
 			active, err := s.TaskRecord(ctx, fixture, fx.active)
@@ -701,7 +734,7 @@ func TestMigrateJSONTaskRecords(t *testing.T) {
 			if got, err := s.TaskRecord(ctx, fixture, fx.paused); err != nil || got.ID != fx.paused || got.Scope() != fixture.Scope || got.Status != alice.TaskCancelled || got.Cron != "0 9 * * *" {
 				t.Fatalf("rewritten task = %+v, %v", got, err)
 			}
-			for id, want := range map[string]byte{fx.active: recordV2, fx.paused: recordTask} {
+			for id, want := range map[string]byte{fx.active: fx.record, fx.paused: recordTask} {
 				if got, ok := value(t, s, string(convKey(famTask, fixture, id))); !ok || got[0] != want {
 					t.Errorf("record of %s = %q; want it to start with %d", id, got, want)
 				}
@@ -776,7 +809,7 @@ func TestOpenRefusesANewerFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeVersion(newVersions(db), "6"); err != nil {
+	if err := writeVersion(newVersions(db), "7"); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -786,9 +819,9 @@ func TestOpenRefusesANewerFormat(t *testing.T) {
 	s, err := Open(dir, Options{Logger: quietLogger()})
 	if err == nil {
 		s.Close()
-		t.Fatal("Open succeeded on a data dir of format 6")
+		t.Fatal("Open succeeded on a data dir of format 7")
 	}
-	if want := `the data dir is in format "6", which this alice does not know (written by a newer alice?)`; !strings.Contains(err.Error(), want) {
+	if want := `the data dir is in format "7", which this alice does not know (written by a newer alice?)`; !strings.Contains(err.Error(), want) {
 		t.Fatalf("Open = %v; want it to say %s", err, want)
 	}
 	db, err = openBadger(dir, quietLogger())
@@ -796,7 +829,7 @@ func TestOpenRefusesANewerFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if v, err := readVersion(newVersions(db)); err != nil || v != "6" {
-		t.Fatalf("format after the refusal = %q, %v; want 6", v, err)
+	if v, err := readVersion(newVersions(db)); err != nil || v != "7" {
+		t.Fatalf("format after the refusal = %q, %v; want 7", v, err)
 	}
 }
