@@ -232,13 +232,11 @@ var errTaskNotFound = &alice.Error{Code: alice.ENotFound, Message: "task not fou
 func (s *Store) OldestFinished(_ context.Context, key alice.ConversationKey, n int) ([]string, error) {
 	var ids []string
 	err := s.versions.view(func(txn *badger.Txn) error {
-		return scanTasks(txn, key, func(id string, ts *alice.TaskState) error {
+		return scanTasks(txn, key, []alice.TaskStatus{alice.TaskCompleted, alice.TaskCancelled}, func(id string, _ []byte) error {
 			if len(ids) == n {
 				return errStopScan
 			}
-			if ts.Status.Terminal() {
-				ids = append(ids, id)
-			}
+			ids = append(ids, id)
 			return nil
 		})
 	})

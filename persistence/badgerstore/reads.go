@@ -3,6 +3,7 @@ package badgerstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -62,25 +63,29 @@ func scanKeys(txn *badger.Txn, prefix []byte, fn func(rest []byte) error) error 
 	return nil
 }
 
-// scanTasks calls fn with each task of conversation key, decoded, in the
-// order of their ids (creation).
-func scanTasks(txn *badger.Txn, key alice.ConversationKey, fn func(id string, ts *alice.TaskState) error) error {
+// scanTasks calls fn with the id and record of each task of conversation
+// key whose status is one of statuses, in the order of their ids
+// (creation). Of the others it reads only the status.
+func scanTasks(txn *badger.Txn, key alice.ConversationKey, statuses []alice.TaskStatus, fn func(id string, v []byte) error) error {
 	prefix := convKey(famTask, key)
 	it := keyIterator(txn, prefix)
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
-		id, _, err := readPart(it.Item().Key()[len(prefix):])
-		if err != nil {
-			return err
-		}
-		var ts alice.TaskState
-		if err := it.Item().Value(func(v []byte) error { return decodeTask(v, key, id, &ts) }); err != nil {
-			return err
-		}
-		if err := fn(id, &ts); err != nil {
-			if errors.Is(err, errStopScan) {
-				return nil
+		err := it.Item().Value(func(v []byte) error {
+			status, err := taskRecordStatus(v)
+			if err != nil || !slices.Contains(statuses, status) {
+				return err
 			}
+			id, _, err := readPart(it.Item().Key()[len(prefix):])
+			if err != nil {
+				return err
+			}
+			return fn(id, v)
+		})
+		if errors.Is(err, errStopScan) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -200,17 +205,14 @@ func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice
 			}
 			total = h.Tasks.Of(f.Status)
 			i := 0
-			return scanTasks(txn, key, func(_ string, ts *alice.TaskState) error {
-				if ts.Status != f.Status {
-					return nil
-				}
+			return scanTasks(txn, key, []alice.TaskStatus{f.Status}, func(id string, v []byte) error {
 				if i >= p.Offset+p.Limit {
 					return errStopScan
 				}
-				if i++; i > p.Offset {
-					out = append(out, ts.Task)
+				if i++; i <= p.Offset {
+					return nil
 				}
-				return nil
+				return appendTask(key, id, v)
 			})
 		}
 

@@ -198,6 +198,33 @@ func decodeTaskRecord(v []byte, ts *alice.TaskState) error {
 	return decodeRecord(v, ts)
 }
 
+// taskRecordStatus reads the status of a task record of any format. Of a
+// compact record it reads nothing else: a conversation's listings by
+// status read every record of the conversation this way.
+func taskRecordStatus(v []byte) (alice.TaskStatus, error) {
+	if len(v) == 0 || v[0] != recordTask {
+		var ts alice.TaskState
+		err := decodeTaskRecord(v, &ts)
+		return ts.Status, err
+	}
+	for b := v[1:]; len(b) > 0; {
+		f, rest, err := nextField(b)
+		if err != nil {
+			return "", fmt.Errorf("decode task record: %w", err)
+		}
+		if f.n == fieldStatus {
+			for _, s := range alice.TaskStatuses() {
+				if string(f.bytes) == string(s) {
+					return s, nil // without allocating
+				}
+			}
+			return alice.TaskStatus(f.bytes), nil
+		}
+		b = rest
+	}
+	return "", nil
+}
+
 func decodeWireTask(b []byte, ts *alice.TaskState) error {
 	strs, nums := scalarFields(ts)
 	var times [maxField + 1][]byte

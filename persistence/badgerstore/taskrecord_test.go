@@ -181,6 +181,43 @@ func TestTaskRecordReadsJSON(t *testing.T) {
 	}
 }
 
+// TestTaskRecordStatus: the status read alone agrees with the whole
+// record's, for every status and both kinds of record, and a record that
+// breaks before its status is refused.
+func TestTaskRecordStatus(t *testing.T) {
+	compact := func(s alice.TaskStatus) []byte {
+		ts := alice.TaskState{Task: alice.Task{Action: alice.ActionSendText, Status: s, Text: "hi", Title: "t"}}
+		v, err := encodeTask(&ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	type test struct {
+		name   string
+		record []byte
+		want   alice.TaskStatus
+		err    bool
+	}
+	tests := []test{
+		{name: "JSON", record: []byte("\x02" + `{"action":"send_text","status":"paused"}`), want: alice.TaskPaused},
+		{name: "compact, no status", record: []byte{recordTask}, want: ""},
+		{name: "compact, truncated", record: compact(alice.TaskActive)[:3], err: true},
+		{name: "JSON, broken", record: []byte("\x02{"), err: true},
+	}
+	for _, s := range alice.TaskStatuses() {
+		tests = append(tests, test{name: "compact, " + string(s), record: compact(s), want: s})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := taskRecordStatus(tt.record)
+			if (err != nil) != tt.err || got != tt.want {
+				t.Fatalf("taskRecordStatus = %q, %v; want %q (error: %v)", got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
 func TestTaskRecordRejects(t *testing.T) {
 	field := func(n protowire.Number, typ protowire.Type, payload ...byte) []byte {
 		return append(protowire.AppendTag(nil, n, typ), payload...)
