@@ -104,8 +104,8 @@ func originFields(o *alice.Conversation) [originSessionKey + 1]*string {
 	}
 }
 
-// encodeTask encodes a task record of format 5. A field that is empty or
-// zero is left out, as JSON's omitempty did.
+// encodeTask encodes a compact task record (formats 5 and 6). A field
+// that is empty or zero is left out, as JSON's omitempty did.
 func encodeTask(ts *alice.TaskState) ([]byte, error) {
 	b := make([]byte, 1, 96+len(ts.Title)+len(ts.Text)+len(ts.Prompt)+len(ts.LastError))
 	b[0] = recordTask
