@@ -38,10 +38,10 @@ import (
 // dropping the family C (conv status task), an index of each
 // conversation's tasks by status: a conversation holds at most 1,500
 // tasks, so its records are read instead, and a create writes one entry
-// fewer for every compaction to rewrite. Format 1 used lowercase families with
-// "/" separators ("s/", "t/", "d/", "r/", "m/", "mc/", "mi/"); the families
-// here are uppercase, so the two never overlap while a data dir is
-// migrated (migrate.go).
+// fewer for every compaction to rewrite. Format 1 used lowercase families
+// with "/" separators ("s/", "t/", "d/", "r/", "m/", "mc/", "mi/"); the
+// families here are uppercase, so the two never overlap while a data dir
+// is migrated (migrate.go).
 const (
 	famHeader      byte = 'H'
 	famTask        byte = 'K'
