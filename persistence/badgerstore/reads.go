@@ -142,16 +142,22 @@ func (s *Store) Task(_ context.Context, bot, id string) (*alice.TaskState, alice
 		if key, err = taskOwner(txn, bot, id); err != nil {
 			return err
 		}
-		found, err := getTask(txn, key, id, &ts)
-		if err == nil && !found {
-			err = errors.New("task " + id + " is indexed but has no record")
-		}
-		return err
+		return getIndexedTask(txn, key, id, &ts)
 	})
 	if err != nil {
 		return nil, alice.ConversationKey{}, storeError("read task", err)
 	}
 	return &ts, key, nil
+}
+
+// getIndexedTask reads the record of a task that an index names; a
+// missing one is an inconsistent store, not a task that is not there.
+func getIndexedTask(txn *badger.Txn, key alice.ConversationKey, id string, ts *alice.TaskState) error {
+	found, err := getTask(txn, key, id, ts)
+	if err == nil && !found {
+		err = errors.New("task " + id + " is indexed but has no record")
+	}
+	return err
 }
 
 func taskOwner(txn *badger.Txn, bot, id string) (alice.ConversationKey, error) {
@@ -265,9 +271,11 @@ func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice
 			page = append(page, entry{key, id})
 		}
 		for _, e := range page {
-			if err := readTasks(txn, e.key, []string{e.id}, appendTask); err != nil {
+			var ts alice.TaskState
+			if err := getIndexedTask(txn, e.key, e.id, &ts); err != nil {
 				return err
 			}
+			out = append(out, ts.Task)
 		}
 		return nil
 	})
@@ -275,20 +283,6 @@ func (s *Store) Tasks(_ context.Context, bot string, f alice.TaskFilter, p alice
 		return nil, 0, storeError("list tasks", err)
 	}
 	return out, total, nil
-}
-
-// readTasks reads the records of ids in conversation key.
-func readTasks(txn *badger.Txn, key alice.ConversationKey, ids []string, fn func(key alice.ConversationKey, id string, v []byte) error) error {
-	for _, id := range ids {
-		item, err := txn.Get(convKey(famTask, key, id))
-		if err != nil {
-			return err
-		}
-		if err := item.Value(func(v []byte) error { return fn(key, id, v) }); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func readCounter(txn *badger.Txn, bot, name string) (int64, error) {
