@@ -213,6 +213,9 @@ func taskRecordStatus(v []byte) (alice.TaskStatus, error) {
 			return "", fmt.Errorf("decode task record: %w", err)
 		}
 		if f.n == fieldStatus {
+			if f.typ != protowire.BytesType {
+				return "", fmt.Errorf("decode task record: field %d has wire type %d, want %d", f.n, f.typ, protowire.BytesType)
+			}
 			for _, s := range alice.TaskStatuses() {
 				if string(f.bytes) == string(s) {
 					return s, nil // without allocating

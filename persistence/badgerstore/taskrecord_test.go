@@ -204,6 +204,7 @@ func TestTaskRecordStatus(t *testing.T) {
 		{name: "compact, no status", record: []byte{recordTask}, want: ""},
 		{name: "compact, truncated", record: compact(alice.TaskActive)[:3], err: true},
 		{name: "JSON, broken", record: []byte("\x02{"), err: true},
+		{name: "compact, status a number", record: append([]byte{recordTask}, protowire.AppendVarint(protowire.AppendTag(nil, fieldStatus, protowire.VarintType), 1)...), err: true},
 	}
 	for _, s := range alice.TaskStatuses() {
 		tests = append(tests, test{name: "compact, " + string(s), record: compact(s), want: s})
