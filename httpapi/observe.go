@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"time"
@@ -75,13 +74,13 @@ func (a *api) requestLogger(r *http.Request) *slog.Logger {
 	return a.log.With("request_id", alice.RequestID(r.Context()))
 }
 
+// requestID is the client's X-Request-Id when it is one a log line can
+// carry as it is, and a new random one otherwise.
 func requestID(sent string) string {
 	if sent != "" && len(sent) <= maxRequestIDBytes && printable(sent) {
 		return sent
 	}
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return rand.Text()
 }
 
 func printable(s string) bool {

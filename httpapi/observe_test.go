@@ -38,8 +38,8 @@ func TestRequestLogsAndIDs(t *testing.T) {
 		status                     int
 	}{
 		{"the client's id", "GET", "/api/v1/automation/tasks/task_01jhmk1sm0bkjcjnbkv09hm1jz", "trace-42", regexp.MustCompile(`^trace-42$`), "/api/v1/automation/tasks/:taskID", 404},
-		{"a generated id", "GET", "/api/v1/goal", "", regexp.MustCompile(`^[0-9a-f]{24}$`), "/api/v1/goal", 204},
-		{"an odd id is replaced", "GET", "/api/v1/goal", "has spaces in it", regexp.MustCompile(`^[0-9a-f]{24}$`), "/api/v1/goal", 204},
+		{"a generated id", "GET", "/api/v1/goal", "", regexp.MustCompile(`^[A-Z2-7]{26}$`), "/api/v1/goal", 204},
+		{"an odd id is replaced", "GET", "/api/v1/goal", "has spaces in it", regexp.MustCompile(`^[A-Z2-7]{26}$`), "/api/v1/goal", 204},
 		{"an internal error is logged under the id", "POST", "/api/v1/goal", "req-500", regexp.MustCompile(`^req-500$`), "/api/v1/goal", 500},
 		{"no route", "GET", "/api/v2/nothing", "req-404", regexp.MustCompile(`^req-404$`), "unmatched", 404},
 	}

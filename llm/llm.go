@@ -193,7 +193,8 @@ func (c Command) Complete(ctx context.Context, req Request) (string, error) {
 	return reply, nil
 }
 
-// newRunID is a run's id: random, so that no other run's processes carry it.
+// newRunID is a run's id: random, so that no other run's processes carry it,
+// and in hex, the form procgroup requires of a mark before it kills by it.
 func newRunID() string {
 	var b [12]byte
 	rand.Read(b[:])
