@@ -207,22 +207,95 @@ func monthDayMatches(spec *cron.SpecSchedule, day time.Time) bool {
 }
 
 // daySlots lists the slots of the calendar date day in the schedule's zone,
-// ascending, in UTC. On a normal day they are every matching hour, minute
-// and second of the masks; on a day whose offset changes (daylight saving)
-// they come from robfig/cron's own Next, whose rules for skipped and
-// repeated hours are the ones the runtime follows.
+// ascending, in UTC. They are every matching hour, minute and second of the
+// masks, except around a change of the zone's UTC offset (daylight saving):
+// from a whole hour at least nearChange before it until the first slot
+// nearChange after it, they come from robfig/cron's own Next, whose rules for
+// skipped and repeated times are the ones the runtime follows. Those rules
+// reach past the change itself: Next, stepping an hour at a time through a
+// half-hour change, can miss the rest of the day. Walking only there keeps
+// a year of minutely slots, with its two such days, to a few hundred calls
+// of Next instead of thousands.
+//
+// Starting the walk at a whole hour gives what walking from the slot
+// before would: Next crosses an hour by whole minutes and hours, and a
+// stretch of one offset has the same whole hours either way.
 func (s slotSchedule) daySlots(spec *cron.SpecSchedule, day time.Time) []time.Time {
 	start, end := dayBounds(day, s.loc)
-	var out []time.Time
-	if !normalDay(start, end, s.loc) {
-		for sl := s.next(start.Add(-time.Second)); !sl.IsZero() && sl.Before(end); sl = s.next(sl) {
-			out = append(out, sl)
+	matches := monthDayMatches(spec, day)
+	if normalDay(start, end, s.loc) {
+		if !matches {
+			return nil
 		}
-		return out
+		return wallSlots(spec, day, offsetAt(start, s.loc), start, end, nil)
 	}
-	if !monthDayMatches(spec, day) {
-		return nil
+	var out []time.Time
+	from := start // the slots before from are listed
+	for _, change := range offsetChanges(start.Add(-nearChange), end.Add(nearChange)) {
+		near := hourStart(change.Add(-nearChange), s.loc)
+		if near.Before(from) {
+			near = from
+		}
+		if matches {
+			out = wallSlots(spec, day, offsetAt(from, s.loc), from, near, out)
+		}
+		sl := s.next(near.Add(-time.Second))
+		for ; !sl.IsZero() && sl.Before(end); sl = s.next(sl) {
+			out = append(out, sl)
+			if !sl.Before(change.Add(nearChange)) {
+				break
+			}
+		}
+		if sl.IsZero() || !sl.Before(end) { // Next has left the day
+			return out
+		}
+		from = sl.Add(time.Second)
 	}
+	if matches {
+		out = wallSlots(spec, day, offsetAt(from, s.loc), from, end, out)
+	}
+	return out
+}
+
+// nearChange is how far either side of a change of UTC offset the slots
+// are walked with robfig/cron's Next rather than read from the masks: an
+// hour past the longest time any zone has skipped or repeated (two hours,
+// Antarctica/Troll's), so that the walk starts at a time of day that
+// happens once. Next rebuilds times from their date and hour, and a time
+// that happens twice could be rebuilt as the other one.
+const nearChange = 3 * time.Hour
+
+// hourStart is the start of the hour of the zone's clock that t falls in.
+func hourStart(t time.Time, loc *time.Location) time.Time {
+	local := t.In(loc)
+	return t.Add(-time.Duration(local.Minute())*time.Minute - time.Duration(local.Second())*time.Second - time.Duration(local.Nanosecond()))
+}
+
+// offsetChanges lists the instants in (from, to) at which the UTC offset
+// of from's zone changes, ascending.
+func offsetChanges(from, to time.Time) []time.Time {
+	var out []time.Time
+	for t := from; ; {
+		_, change := t.ZoneBounds()
+		if change.IsZero() || !change.Before(to) {
+			return out
+		}
+		out = append(out, change)
+		t = change
+	}
+}
+
+// offsetAt is loc's UTC offset at t, in seconds.
+func offsetAt(t time.Time, loc *time.Location) int {
+	_, offset := t.In(loc).Zone()
+	return offset
+}
+
+// wallSlots appends to out the times of the masks on the calendar date day
+// that fall in [from, to), a stretch of the day whose UTC offset is offset
+// seconds throughout.
+func wallSlots(spec *cron.SpecSchedule, day time.Time, offset int, from, to time.Time, out []time.Time) []time.Time {
+	midnight := day.Add(-time.Duration(offset) * time.Second) // the date's midnight at that offset
 	for h := range uint64(24) {
 		if spec.Hour&(1<<h) == 0 {
 			continue
@@ -232,8 +305,12 @@ func (s slotSchedule) daySlots(spec *cron.SpecSchedule, day time.Time) []time.Ti
 				continue
 			}
 			for sec := range uint64(60) {
-				if spec.Second&(1<<sec) != 0 {
-					out = append(out, start.Add(time.Duration(h)*time.Hour+time.Duration(m)*time.Minute+time.Duration(sec)*time.Second).UTC())
+				if spec.Second&(1<<sec) == 0 {
+					continue
+				}
+				sl := midnight.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second)
+				if !sl.Before(from) && sl.Before(to) {
+					out = append(out, sl)
 				}
 			}
 		}

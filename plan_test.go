@@ -3,9 +3,12 @@ package alice
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 func TestPlanDue(t *testing.T) {
@@ -131,6 +134,57 @@ func TestPlanMatchesWalkingTheSlots(t *testing.T) {
 		if wantNext, _ := task.NextSlot(want[len(want)-1], rules); !sameTime(p.Next, &wantNext) {
 			t.Fatalf("%s: next %v, want %s", name, p.Next, wantNext)
 		}
+	}
+}
+
+// TestDaySlotsAroundOffsetChanges checks the days on which a zone's UTC
+// offset changes, and the days either side, against walking each day slot
+// by slot with robfig/cron's Next: daySlots walks only near the change and
+// reads the rest of the day from the masks. The zones have changes of two
+// hours (Troll), half an hour (Lord Howe), at midnight (Havana, São Paulo,
+// Santiago) and to a smaller offset in winter (Dublin); Chatham's offset
+// is not a whole hour.
+func TestDaySlotsAroundOffsetChanges(t *testing.T) {
+	exprs := []string{"* * * * *", "*/7 * * * *", "30 2 * * *", "15,45 1-3 * * *", "0 0 * * *", "30 0 * * *",
+		"45 23 * * *", "0 12 * * 0", "5 0-3 * * 6,0", "@hourly"}
+	zones := []string{"America/New_York", "Antarctica/Troll", "Australia/Lord_Howe", "America/Havana", "America/Sao_Paulo",
+		"America/Santiago", "Europe/Dublin", "Pacific/Chatham"}
+	days := 0
+	for _, zone := range zones {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, expr := range exprs {
+			s, err := (&Task{Cron: expr}).cronSchedule(TaskRules{Zone: loc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := s.sched.(*cron.SpecSchedule)
+			for at := time.Date(2022, 1, 1, 0, 0, 0, 0, loc); at.Year() < 2027; {
+				_, change := at.ZoneBounds()
+				if change.IsZero() {
+					break
+				}
+				for d := -1; d <= 1; d++ {
+					day := civilDay(change, loc).AddDate(0, 0, d)
+					start, end := dayBounds(day, loc)
+					var want []time.Time
+					for sl := s.next(start.Add(-time.Second)); !sl.IsZero() && sl.Before(end); sl = s.next(sl) {
+						want = append(want, sl)
+					}
+					if got := s.daySlots(spec, day); !slices.EqualFunc(got, want, time.Time.Equal) {
+						t.Fatalf("%s in %s on %s: daySlots gives %d slots %v, walking %d %v",
+							expr, zone, day.Format(time.DateOnly), len(got), got, len(want), want)
+					}
+					days++
+				}
+				at = change
+			}
+		}
+	}
+	if days < 500 {
+		t.Fatalf("only %d days checked: the zones' changes were not found", days)
 	}
 }
 
