@@ -213,8 +213,8 @@ func taskRecordStatus(v []byte) (alice.TaskStatus, error) {
 			return "", fmt.Errorf("decode task record: %w", err)
 		}
 		if f.n == fieldStatus {
-			if f.typ != protowire.BytesType {
-				return "", fmt.Errorf("decode task record: field %d has wire type %d, want %d", f.n, f.typ, protowire.BytesType)
+			if err := f.hasType(protowire.BytesType); err != nil {
+				return "", fmt.Errorf("decode task record: %w", err)
 			}
 			for _, s := range alice.TaskStatuses() {
 				if string(f.bytes) == string(s) {
@@ -245,8 +245,8 @@ func decodeWireTask(b []byte, ts *alice.TaskState) error {
 		if nums[f.n] != nil {
 			want = protowire.VarintType
 		}
-		if f.typ != want {
-			return fmt.Errorf("field %d has wire type %d, want %d", f.n, f.typ, want)
+		if err := f.hasType(want); err != nil {
+			return err
 		}
 		switch {
 		case strs[f.n] != nil:
@@ -316,6 +316,15 @@ type wireField struct {
 	typ    protowire.Type
 	bytes  []byte // of a BytesType field
 	varint uint64 // of a VarintType field
+}
+
+// hasType refuses f unless it is of wire type want: the field's number
+// says which type it must be.
+func (f wireField) hasType(want protowire.Type) error {
+	if f.typ != want {
+		return fmt.Errorf("field %d has wire type %d, want %d", f.n, f.typ, want)
+	}
+	return nil
 }
 
 // nextField reads the field at the front of b and returns it and the rest
